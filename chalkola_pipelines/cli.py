@@ -1,0 +1,44 @@
+"""`chalkola …`: demo, ui, simulator, db.
+
+Each command group lives next to what it drives and registers itself here:
+- ``chalkola simulator serve|env`` → chalkola_pipelines.simulator.cli
+- ``chalkola db url|migrate``      → chalkola_pipelines.warehouse.cli
+- ``chalkola demo`` / ``chalkola ui`` → chalkola_pipelines.demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+_GROUPS = (
+    "chalkola_pipelines.simulator.cli",
+    "chalkola_pipelines.warehouse.cli",
+    "chalkola_pipelines.demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chalkola", description="Amazon seller warehouse: Dagster + dbt")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module_name in _GROUPS:
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

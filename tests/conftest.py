@@ -1,0 +1,81 @@
+"""Shared fixtures: a real PostgreSQL database and a real simulator over HTTP on 127.0.0.1.
+
+- ``pg_url``: a fresh database on the embedded server (or on ``DATABASE_URL``'s server), migrated, dropped
+  at the end of the session.
+- ``simulator``: the project's local Amazon served by uvicorn in a background thread on a free port, with a
+  high time scale so that rate limits and report processing take milliseconds of real time.
+- ``simulator_env``: the environment variables that point the pipeline at that simulator (monkeypatched).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+SIMULATOR_SEED = 7
+SIMULATOR_TIME_SCALE = 600.0
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    from chalkola_pipelines.warehouse.postgres import database_url
+
+    return database_url()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh, migrated database for this test session."""
+    from chalkola_pipelines.warehouse.migrations import apply_migrations
+
+    name = f"chalkola_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    url = _with_database(pg_server_url, name)
+    with psycopg.connect(url) as conn:
+        apply_migrations(conn)
+    yield url
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+            (name,),
+        )
+        admin.execute(f'drop database if exists "{name}"')
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    """A running simulator (``RunningSimulator``: .base_url, .state, .stop())."""
+    from chalkola_pipelines.simulator.server import run_in_thread
+
+    sim = run_in_thread(seed=SIMULATOR_SEED, time_scale=SIMULATOR_TIME_SCALE)
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def clean_faults(simulator):
+    """Clears injected faults before and after a test."""
+    simulator.state.faults.clear()
+    yield simulator.state.faults
+    simulator.state.faults.clear()
+
+
+@pytest.fixture
+def simulator_env(simulator, monkeypatch):
+    """Points every Amazon endpoint at the simulator and sets its demo credentials."""
+    from chalkola_pipelines.simulator.credentials import simulator_environment
+
+    for key, value in simulator_environment(simulator.base_url).items():
+        monkeypatch.setenv(key, value)
+    return simulator
