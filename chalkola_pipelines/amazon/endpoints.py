@@ -1,0 +1,95 @@
+"""Hosts of Login With Amazon, SP-API and the Ads API per region; the simulator layout.
+
+``AmazonEndpoints.from_env()`` is what the pipeline uses: ``CHALKOLA_AMAZON_SIMULATOR=URL`` points every
+host at the local simulator; otherwise the production hosts, each of which can be overridden one by one:
+``CHALKOLA_SP_LWA_TOKEN_URL``, ``CHALKOLA_ADS_LWA_TOKEN_URL_{NA,EU,FE}``, ``CHALKOLA_SP_API_URL_{NA,EU,FE}``,
+``CHALKOLA_ADS_API_URL_{NA,EU,FE}`` (these also apply on top of the simulator layout).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from chalkola_pipelines.marketplaces import REGIONS, Region
+
+SIMULATOR_ENV = "CHALKOLA_AMAZON_SIMULATOR"
+
+_PROD_SP_LWA = "https://api.amazon.com/auth/o2/token"
+_PROD_ADS_LWA: dict[Region, str] = {
+    "na": "https://api.amazon.com/auth/o2/token",
+    "eu": "https://api.amazon.co.uk/auth/o2/token",
+    "fe": "https://api.amazon.co.jp/auth/o2/token",
+}
+_PROD_SP: dict[Region, str] = {r: f"https://sellingpartnerapi-{r}.amazon.com" for r in REGIONS}
+_PROD_ADS: dict[Region, str] = {
+    "na": "https://advertising-api.amazon.com",
+    "eu": "https://advertising-api-eu.amazon.com",
+    "fe": "https://advertising-api-fe.amazon.com",
+}
+
+
+def _frozen(mapping: Mapping[Region, str]) -> Mapping[Region, str]:
+    return MappingProxyType({r: str(v).rstrip("/") for r, v in mapping.items()})
+
+
+@dataclass(frozen=True)
+class AmazonEndpoints:
+    """Base URLs (no trailing slash) of every Amazon host the pipeline talks to."""
+
+    sp_lwa_token_url: str
+    ads_lwa_token_urls: Mapping[Region, str] = field(hash=False)
+    sp_api_base_urls: Mapping[Region, str] = field(hash=False)
+    ads_api_base_urls: Mapping[Region, str] = field(hash=False)
+
+    def __post_init__(self) -> None:
+        for name in ("ads_lwa_token_urls", "sp_api_base_urls", "ads_api_base_urls"):
+            value = getattr(self, name)
+            missing = [r for r in REGIONS if r not in value]
+            if missing:
+                raise ValueError(f"AmazonEndpoints.{name} lacks region(s) {missing}")
+            object.__setattr__(self, name, _frozen(value))
+
+    @classmethod
+    def production(cls) -> AmazonEndpoints:
+        """Amazon's production hosts."""
+        return cls(_PROD_SP_LWA, _PROD_ADS_LWA, _PROD_SP, _PROD_ADS)
+
+    @classmethod
+    def simulator(cls, base_url: str) -> AmazonEndpoints:
+        """Every host on the local simulator at ``base_url`` (e.g. ``http://127.0.0.1:8765``)."""
+        base = base_url.rstrip("/")
+        return cls(
+            sp_lwa_token_url=f"{base}/lwa/na/auth/o2/token",
+            ads_lwa_token_urls={r: f"{base}/lwa/{r}/auth/o2/token" for r in REGIONS},
+            sp_api_base_urls={r: f"{base}/sp/{r}" for r in REGIONS},
+            ads_api_base_urls={r: f"{base}/ads/{r}" for r in REGIONS},
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> AmazonEndpoints:
+        """``CHALKOLA_AMAZON_SIMULATOR`` → simulator layout, else production; then per-host overrides."""
+        sim = (environ.get(SIMULATOR_ENV) or "").strip()
+        base = cls.simulator(sim) if sim else cls.production()
+        sp_lwa = (environ.get("CHALKOLA_SP_LWA_TOKEN_URL") or "").strip() or base.sp_lwa_token_url
+
+        def regional(prefix: str, current: Mapping[Region, str]) -> dict[Region, str]:
+            out: dict[Region, str] = {}
+            for r in REGIONS:
+                override = (environ.get(f"{prefix}_{r.upper()}") or "").strip()
+                out[r] = override or current[r]
+            return out
+
+        return cls(
+            sp_lwa_token_url=sp_lwa.rstrip("/"),
+            ads_lwa_token_urls=regional("CHALKOLA_ADS_LWA_TOKEN_URL", base.ads_lwa_token_urls),
+            sp_api_base_urls=regional("CHALKOLA_SP_API_URL", base.sp_api_base_urls),
+            ads_api_base_urls=regional("CHALKOLA_ADS_API_URL", base.ads_api_base_urls),
+        )
+
+    @property
+    def is_simulator(self) -> bool:
+        """True when the SP-API LWA host is not Amazon's (a simulator or a test double)."""
+        return self.sp_lwa_token_url != _PROD_SP_LWA
