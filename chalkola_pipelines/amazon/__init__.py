@@ -1,0 +1,76 @@
+"""Pure Amazon clients (LWA, SP-API, Ads API): no Dagster, no warehouse, no simulator imports.
+
+Typical use::
+
+    from chalkola_pipelines.amazon import (
+        AmazonEndpoints, SpReportsClient, ReportSpec, sp_credentials_from_env, sp_http_client,
+    )
+    http = sp_http_client("eu", sp_credentials_from_env("eu"), endpoints=AmazonEndpoints.from_env())
+    result = SpReportsClient(http).fetch(spec, dest=lambda report_id: landing / f"{report_id}.gz")
+"""
+
+from chalkola_pipelines.amazon.ads import (
+    AdsClient,
+    AdsReportResult,
+    profile_marketplace,
+    profiles_by_marketplace,
+)
+from chalkola_pipelines.amazon.credentials import (
+    LwaCredentials,
+    ads_credentials_from_env,
+    sp_credentials_from_env,
+)
+from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
+from chalkola_pipelines.amazon.errors import (
+    AdsReportFailedError,
+    AdsReportFormatError,
+    AdsRetentionError,
+    AmazonApiError,
+    AmazonAuthError,
+    AmazonError,
+    DocumentCorruptError,
+    DocumentExpiredError,
+    OrderReportFormatError,
+    ReportFatalError,
+    ReportTimeoutError,
+    SalesTrafficFormatError,
+)
+from chalkola_pipelines.amazon.http import AmazonHttpClient, RetryPolicy, ads_http_client, sp_http_client
+from chalkola_pipelines.amazon.lwa import LwaTokenProvider
+from chalkola_pipelines.amazon.ratelimit import InMemoryRateLimiter, RateLimiter
+from chalkola_pipelines.amazon.sp_orders import SpOrdersClient
+from chalkola_pipelines.amazon.sp_reports import ReportResult, ReportSpec, SpReportsClient
+
+__all__ = [
+    "AdsClient",
+    "AdsReportFailedError",
+    "AdsReportFormatError",
+    "AdsReportResult",
+    "AdsRetentionError",
+    "AmazonApiError",
+    "AmazonAuthError",
+    "AmazonEndpoints",
+    "AmazonError",
+    "AmazonHttpClient",
+    "DocumentCorruptError",
+    "DocumentExpiredError",
+    "InMemoryRateLimiter",
+    "LwaCredentials",
+    "LwaTokenProvider",
+    "OrderReportFormatError",
+    "RateLimiter",
+    "ReportFatalError",
+    "ReportResult",
+    "ReportSpec",
+    "ReportTimeoutError",
+    "RetryPolicy",
+    "SalesTrafficFormatError",
+    "SpOrdersClient",
+    "SpReportsClient",
+    "ads_credentials_from_env",
+    "ads_http_client",
+    "profile_marketplace",
+    "profiles_by_marketplace",
+    "sp_credentials_from_env",
+    "sp_http_client",
+]

@@ -79,7 +79,9 @@ class InMemoryRateLimiter:
     def _bucket(self, bucket: str, rate: float, burst: int, now: float) -> _Bucket:
         state = self._buckets.get(bucket)
         if state is None:
-            state = _Bucket(rate=rate, burst=max(1, int(burst)), tokens=float(max(1, int(burst))), updated=now)
+            state = _Bucket(
+                rate=rate, burst=max(1, int(burst)), tokens=float(max(1, int(burst))), updated=now
+            )
             self._buckets[bucket] = state
         return state
 

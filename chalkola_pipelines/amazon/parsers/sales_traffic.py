@@ -1,0 +1,229 @@
+"""Parser of GET_SALES_AND_TRAFFIC_REPORT documents (JSON, schema sellerSalesAndTrafficReport.json).
+
+A one-day document for ~1,000 ASINs is a few hundred kB, so it is read whole from the stream. Numbers are
+parsed exactly: integers stay ``int``, every decimal literal becomes ``Decimal`` (``parse_float``), and each
+field is normalised to its catalogue kind (``int`` / ``num`` → Decimal / ``money`` → Decimal amount, with
+the row's single currency kept in ``currency_code``). Fields the official schema does not know are
+reported in ``unknown_fields`` (schema drift) instead of failing the load.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, BinaryIO
+
+from chalkola_pipelines.amazon.documents import document_name
+from chalkola_pipelines.amazon.errors import SalesTrafficFormatError
+from chalkola_pipelines.amazon.report_columns import ST_BY_ASIN_FIELDS, ST_BY_DATE_FIELDS, ReportField
+
+BY_DATE_KEY = "salesAndTrafficByDate"
+BY_ASIN_KEY = "salesAndTrafficByAsin"
+
+# The official schema marks every non-B2B metric as required and every *B2B metric as optional
+# (B2B fields are only populated for B2B sellers). tests/parsers check this against the schema file.
+REQUIRED_FIELD_NAMES: frozenset[tuple[str, str]] = frozenset(
+    (f.section, f.name) for f in ST_BY_DATE_FIELDS + ST_BY_ASIN_FIELDS if not f.name.endswith("B2B")
+)
+REPORT_SPECIFICATION_KEYS = frozenset(
+    {"reportType", "reportOptions", "dataStartTime", "dataEndTime", "marketplaceIds"}
+)
+REPORT_OPTIONS_KEYS = frozenset({"dateGranularity", "asinGranularity"})
+BY_DATE_ROW_KEYS = frozenset({"date", "salesByDate", "trafficByDate"})
+BY_ASIN_ROW_KEYS = frozenset({"parentAsin", "childAsin", "sku", "salesByAsin", "trafficByAsin"})
+AMOUNT_KEYS = frozenset({"amount", "currencyCode"})
+
+
+@dataclass
+class SalesTrafficDocument:
+    """A parsed sales and traffic document, one dict per row, keyed by warehouse column."""
+
+    report_specification: dict
+    by_date: list[dict]  # report_date, currency_code, <ST_BY_DATE_FIELDS .column>
+    by_asin: list[dict]  # parent_asin, child_asin ('' if absent), sku ('' if absent), currency_code, ...
+    unknown_fields: set[str] = field(default_factory=set)  # dotted paths not in the official schema
+
+
+def _group(fields: tuple[ReportField, ...]) -> dict[str, dict[str, ReportField]]:
+    sections: dict[str, dict[str, ReportField]] = {}
+    for f in fields:
+        sections.setdefault(f.section, {})[f.name] = f
+    return sections
+
+
+_BY_DATE_SECTIONS = _group(ST_BY_DATE_FIELDS)
+_BY_ASIN_SECTIONS = _group(ST_BY_ASIN_FIELDS)
+
+
+class _Parser:
+    def __init__(self, source: str | None) -> None:
+        self.source = source
+        self.unknown: set[str] = set()
+
+    def fail(self, message: str) -> SalesTrafficFormatError:
+        where = f" {self.source}" if self.source else ""
+        return SalesTrafficFormatError(
+            f"sales and traffic report document{where}: {message}. The document does not match the "
+            "GET_SALES_AND_TRAFFIC_REPORT schema; keep the archived document for investigation and re-run "
+            "the partition (a new report is requested) once the cause is known."
+        )
+
+    def note_unknown(self, obj: dict, known: frozenset[str] | dict, prefix: str) -> None:
+        for key in obj:
+            if key not in known:
+                self.unknown.add(f"{prefix}.{key}" if prefix else key)
+
+    def number(self, value: Any, kind: str, path: str) -> int | Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise self.fail(f"{path} must be a number, got {value!r}")
+        if kind == "int":
+            if isinstance(value, int):
+                return value
+            if value != value.to_integral_value():
+                raise self.fail(f"{path} must be an integer, got {value}")
+            return int(value)
+        return Decimal(value) if isinstance(value, int) else value
+
+    def section(
+        self,
+        row: dict,
+        section: str,
+        fields: dict[str, ReportField],
+        out: dict[str, Any],
+        currencies: set[str],
+        path: str,
+        schema_path: str,
+    ) -> None:
+        obj = row.get(section)
+        if not isinstance(obj, dict):
+            what = "is missing" if obj is None else f"must be an object, got {type(obj).__name__}"
+            raise self.fail(f"{path}.{section} {what}")
+        self.note_unknown(obj, fields, f"{schema_path}.{section}")
+        for name, f in fields.items():
+            value = obj.get(name)
+            fpath = f"{path}.{section}.{name}"
+            if value is None:
+                if (section, name) in REQUIRED_FIELD_NAMES:
+                    raise self.fail(f"required field {fpath} is missing")
+                out[f.column] = None
+                continue
+            if f.kind == "money":
+                if not isinstance(value, dict):
+                    raise self.fail(f"{fpath} must be an Amount object, got {value!r}")
+                self.note_unknown(value, AMOUNT_KEYS, f"{schema_path}.{section}.{name}")
+                if "amount" not in value or "currencyCode" not in value:
+                    raise self.fail(f"{fpath} must have amount and currencyCode, got {value!r}")
+                currency = value["currencyCode"]
+                if not isinstance(currency, str) or not currency:
+                    raise self.fail(f"{fpath}.currencyCode must be a currency code, got {currency!r}")
+                currencies.add(currency)
+                out[f.column] = self.number(value["amount"], "num", f"{fpath}.amount")
+            else:
+                out[f.column] = self.number(value, f.kind, fpath)
+
+    def row_currency(self, currencies: set[str], path: str) -> str:
+        if len(currencies) != 1:
+            found = ", ".join(sorted(currencies)) or "none"
+            raise self.fail(f"{path} must carry exactly one currency across its Amounts, found {found}")
+        return next(iter(currencies))
+
+    def by_date_row(self, row: Any, index: int) -> dict[str, Any]:
+        path = f"{BY_DATE_KEY}[{index}]"
+        if not isinstance(row, dict):
+            raise self.fail(f"{path} must be an object")
+        self.note_unknown(row, BY_DATE_ROW_KEYS, BY_DATE_KEY)
+        raw_date = row.get("date")
+        if raw_date is None:
+            raise self.fail(f"required field {path}.date is missing")
+        try:
+            report_date = date.fromisoformat(raw_date)
+        except (TypeError, ValueError):
+            raise self.fail(f"{path}.date must be a YYYY-MM-DD date, got {raw_date!r}") from None
+        out: dict[str, Any] = {"report_date": report_date}
+        currencies: set[str] = set()
+        for section, fields in _BY_DATE_SECTIONS.items():
+            self.section(row, section, fields, out, currencies, path, BY_DATE_KEY)
+        out["currency_code"] = self.row_currency(currencies, path)
+        return out
+
+    def by_asin_row(self, row: Any, index: int) -> dict[str, Any]:
+        path = f"{BY_ASIN_KEY}[{index}]"
+        if not isinstance(row, dict):
+            raise self.fail(f"{path} must be an object")
+        self.note_unknown(row, BY_ASIN_ROW_KEYS, BY_ASIN_KEY)
+        out: dict[str, Any] = {}
+        for key, column, required in (
+            ("parentAsin", "parent_asin", True),
+            ("childAsin", "child_asin", False),
+            ("sku", "sku", False),
+        ):
+            value = row.get(key)
+            if value is None:
+                if required:
+                    raise self.fail(f"required field {path}.{key} is missing")
+                value = ""
+            elif not isinstance(value, str):
+                raise self.fail(f"{path}.{key} must be a string, got {value!r}")
+            out[column] = value
+        currencies: set[str] = set()
+        for section, fields in _BY_ASIN_SECTIONS.items():
+            self.section(row, section, fields, out, currencies, path, BY_ASIN_KEY)
+        out["currency_code"] = self.row_currency(currencies, path)
+        return out
+
+    def document(self, data: Any) -> SalesTrafficDocument:
+        if not isinstance(data, dict):
+            raise self.fail(f"the document must be a JSON object, got {type(data).__name__}")
+        for key in ("reportSpecification", BY_DATE_KEY, BY_ASIN_KEY):
+            if key not in data:
+                raise self.fail(f"required field {key} is missing")
+        self.note_unknown(data, {"reportSpecification", BY_DATE_KEY, BY_ASIN_KEY}, "")
+        spec = data["reportSpecification"]
+        if not isinstance(spec, dict):
+            raise self.fail("reportSpecification must be an object")
+        self.note_unknown(spec, REPORT_SPECIFICATION_KEYS, "reportSpecification")
+        if isinstance(spec.get("reportOptions"), dict):
+            self.note_unknown(spec["reportOptions"], REPORT_OPTIONS_KEYS, "reportSpecification.reportOptions")
+        report_type = spec.get("reportType")
+        if report_type is not None and report_type != "GET_SALES_AND_TRAFFIC_REPORT":
+            raise self.fail(
+                f"reportSpecification.reportType is {report_type!r}, not GET_SALES_AND_TRAFFIC_REPORT"
+            )
+        by_date_rows, by_asin_rows = data[BY_DATE_KEY], data[BY_ASIN_KEY]
+        for key, rows in ((BY_DATE_KEY, by_date_rows), (BY_ASIN_KEY, by_asin_rows)):
+            if not isinstance(rows, list):
+                raise self.fail(f"{key} must be an array, got {type(rows).__name__}")
+        by_date = [self.by_date_row(row, i) for i, row in enumerate(by_date_rows)]
+        by_asin = [self.by_asin_row(row, i) for i, row in enumerate(by_asin_rows)]
+        return SalesTrafficDocument(
+            report_specification=spec, by_date=by_date, by_asin=by_asin, unknown_fields=self.unknown
+        )
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(name)
+
+
+def parse_sales_and_traffic(stream: BinaryIO) -> SalesTrafficDocument:
+    """Parse a GET_SALES_AND_TRAFFIC_REPORT document from a binary stream (see :func:`open_document`).
+
+    Raises :class:`SalesTrafficFormatError` for invalid/truncated JSON (with the byte offset), a missing
+    required field (with its path and row index), a wrongly typed value, or a row whose Amounts disagree
+    on the currency. :class:`DocumentCorruptError` from the stream propagates unchanged.
+    """
+    parser = _Parser(document_name(stream))
+    raw = stream.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise parser.fail(f"not UTF-8 at byte {exc.start}") from None
+    try:
+        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        offset = len(text[: exc.pos].encode("utf-8"))
+        raise parser.fail(f"truncated/invalid JSON at byte {offset} ({exc.msg})") from None
+    except ValueError as exc:  # NaN / Infinity: not JSON numbers Amazon sends
+        raise parser.fail(f"non-finite number {exc} in the document") from None
+    return parser.document(data)

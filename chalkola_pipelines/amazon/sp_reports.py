@@ -1,0 +1,355 @@
+"""SP-API Reports 2021-06-30: create (or reuse) a report, poll it, download its document to disk.
+
+``SpReportsClient.fetch`` spends quota once: a report id from the ledger (``resume_report_id``) is resumed;
+else an in-flight report with identical parameters (getReports) is reused; only then is a new report
+created. ``on_report_id`` is called before polling so the caller can record the id first.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from chalkola_pipelines.amazon.errors import (
+    AmazonApiError,
+    DocumentExpiredError,
+    ReportFatalError,
+    ReportTimeoutError,
+)
+from chalkola_pipelines.amazon.http import AmazonHttpClient, DownloadResult
+from chalkola_pipelines.marketplaces import iso_z
+
+logger = logging.getLogger(__name__)
+
+REPORTS_PATH = "/reports/2021-06-30/reports"
+DOCUMENTS_PATH = "/reports/2021-06-30/documents"
+IN_FLIGHT = ("IN_QUEUE", "IN_PROGRESS")
+TERMINAL = ("DONE", "CANCELLED", "FATAL")
+MAX_URL_REFRESHES = 3
+MAX_REUSE_PAGES = 3
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """What to ask createReport for. Datetimes must be timezone-aware (sent as UTC ``...Z``)."""
+
+    report_type: str
+    marketplace_ids: tuple[str, ...]
+    data_start_time: datetime
+    data_end_time: datetime
+    report_options: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if not self.marketplace_ids:
+            raise ValueError("ReportSpec.marketplace_ids must not be empty")
+        for name in ("data_start_time", "data_end_time"):
+            if getattr(self, name).tzinfo is None:
+                raise ValueError(f"ReportSpec.{name} must be timezone-aware (UTC)")
+        if self.data_end_time < self.data_start_time:
+            raise ValueError("ReportSpec.data_end_time is before data_start_time")
+        object.__setattr__(self, "marketplace_ids", tuple(self.marketplace_ids))
+
+    @property
+    def window(self) -> str:
+        """Human-readable window for messages: ``2024-01-02T08:00:00Z..2024-01-03T07:59:59Z [ATVPDKIKX0DER]``."""
+        return (
+            f"{iso_z(self.data_start_time)}..{iso_z(self.data_end_time)} [{','.join(self.marketplace_ids)}]"
+        )
+
+    def create_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "reportType": self.report_type,
+            "marketplaceIds": list(self.marketplace_ids),
+            "dataStartTime": iso_z(self.data_start_time),
+            "dataEndTime": iso_z(self.data_end_time),
+        }
+        if self.report_options:
+            body["reportOptions"] = {str(k): str(v) for k, v in self.report_options.items()}
+        return body
+
+
+@dataclass
+class ReportResult:
+    """A finished report: DONE with its document archived at ``path``, or CANCELLED (no data)."""
+
+    status: Literal["DONE", "CANCELLED"]
+    report_id: str
+    document_id: str | None
+    path: Path | None
+    compression: str | None
+    request_ids: list[str] = field(default_factory=list)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _same_instant(a: Any, b: datetime) -> bool:
+    parsed = _parse_time(a)
+    return parsed is not None and parsed.replace(microsecond=0) == b.astimezone(UTC).replace(microsecond=0)
+
+
+class SpReportsClient:
+    """createReport → getReport (polled) → getReportDocument → streamed download, for one region."""
+
+    def __init__(
+        self,
+        http: AmazonHttpClient,
+        *,
+        poll_initial_seconds: float = 1.0,
+        poll_max_seconds: float = 60.0,
+        poll_timeout_seconds: float = 4 * 3600,
+        reuse_in_flight: bool = True,
+    ) -> None:
+        self.http = http
+        self.poll_initial_seconds = poll_initial_seconds
+        self.poll_max_seconds = poll_max_seconds
+        self.poll_timeout_seconds = poll_timeout_seconds
+        self.reuse_in_flight = reuse_in_flight
+
+    # -- single operations
+    def create_report(self, spec: ReportSpec, request_ids: list[str] | None = None) -> str:
+        """createReport; returns the report id."""
+        response = self.http.request("createReport", "POST", REPORTS_PATH, json_body=spec.create_body())
+        _note(request_ids, response.request_id)
+        report_id = response.json().get("reportId")
+        if not report_id:
+            raise AmazonApiError(
+                "createReport", response.status_code, None, "response without reportId", response.request_id
+            )
+        return str(report_id)
+
+    def get_report(self, report_id: str, request_ids: list[str] | None = None) -> dict[str, Any]:
+        """getReport: the Report object."""
+        response = self.http.request("getReport", "GET", f"{REPORTS_PATH}/{report_id}")
+        _note(request_ids, response.request_id)
+        return response.json()
+
+    def get_report_document(self, document_id: str, request_ids: list[str] | None = None) -> dict[str, Any]:
+        """getReportDocument: ``{reportDocumentId, url, compressionAlgorithm?}`` (url valid 5 minutes)."""
+        response = self.http.request("getReportDocument", "GET", f"{DOCUMENTS_PATH}/{document_id}")
+        _note(request_ids, response.request_id)
+        return response.json()
+
+    def iter_reports(
+        self,
+        report_types: tuple[str, ...],
+        *,
+        processing_statuses: tuple[str, ...] = (),
+        marketplace_ids: tuple[str, ...] = (),
+        max_pages: int = MAX_REUSE_PAGES,
+        request_ids: list[str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """getReports with nextToken pagination (the token is sent alone, as the model requires)."""
+        params: list[tuple[str, str]] = [("reportTypes", ",".join(report_types)), ("pageSize", "100")]
+        if processing_statuses:
+            params.append(("processingStatuses", ",".join(processing_statuses)))
+        if marketplace_ids:
+            params.append(("marketplaceIds", ",".join(marketplace_ids)))
+        for _ in range(max_pages):
+            response = self.http.request("getReports", "GET", REPORTS_PATH, params=params)
+            _note(request_ids, response.request_id)
+            body = response.json()
+            yield from body.get("reports") or []
+            token = body.get("nextToken")
+            if not token:
+                return
+            params = [("nextToken", str(token))]
+
+    def find_in_flight(self, spec: ReportSpec, request_ids: list[str] | None = None) -> str | None:
+        """An IN_QUEUE/IN_PROGRESS report with the same type, marketplaces and window, if any."""
+        wanted = set(spec.marketplace_ids)
+        for report in self.iter_reports(
+            (spec.report_type,),
+            processing_statuses=IN_FLIGHT,
+            marketplace_ids=spec.marketplace_ids,
+            request_ids=request_ids,
+        ):
+            if (
+                report.get("reportType") == spec.report_type
+                and report.get("processingStatus") in IN_FLIGHT
+                and set(report.get("marketplaceIds") or ()) == wanted
+                and _same_instant(report.get("dataStartTime"), spec.data_start_time)
+                and _same_instant(report.get("dataEndTime"), spec.data_end_time)
+            ):
+                return str(report["reportId"])
+        return None
+
+    # -- the workflow
+    def fetch(
+        self,
+        spec: ReportSpec,
+        dest: Path | Callable[[str], Path],
+        *,
+        resume_report_id: str | None = None,
+        on_report_id: Callable[[str, str], None] | None = None,
+    ) -> ReportResult:
+        """Resume, reuse or create the report for ``spec``; poll it; archive its document at ``dest``.
+
+        DONE → ReportResult("DONE", path=the document as received); CANCELLED → ReportResult("CANCELLED")
+        (Amazon has no data for this range); FATAL → ReportFatalError with Amazon's error document;
+        still not finished after ``poll_timeout_seconds`` → ReportTimeoutError.
+        """
+        request_ids: list[str] = []
+        report: dict[str, Any] | None = None
+        report_id: str | None = None
+        if resume_report_id:
+            try:
+                report = self.get_report(resume_report_id, request_ids)
+                report_id = str(resume_report_id)
+                logger.info("resuming report %s (%s, %s)", report_id, spec.report_type, spec.window)
+            except AmazonApiError as exc:
+                if exc.status_code not in (400, 404):
+                    raise
+                logger.warning(
+                    "report %s from the ledger is unknown to Amazon (HTTP %s); requesting a new one",
+                    resume_report_id,
+                    exc.status_code,
+                )
+        if report_id is None and self.reuse_in_flight:
+            report_id = self.find_in_flight(spec, request_ids)
+            if report_id:
+                logger.info("reusing in-flight report %s (%s, %s)", report_id, spec.report_type, spec.window)
+        if report_id is None:
+            report_id = self.create_report(spec, request_ids)
+            logger.info("created report %s (%s, %s)", report_id, spec.report_type, spec.window)
+
+        status = str(report.get("processingStatus")) if report else "IN_QUEUE"
+        if on_report_id is not None:
+            on_report_id(report_id, status)
+        if report is None or status not in TERMINAL:
+            report = self._poll(report_id, spec, status, on_report_id, request_ids)
+        status = str(report.get("processingStatus"))
+
+        if status == "CANCELLED":
+            logger.info(
+                "report %s (%s, %s) CANCELLED: no data for this range",
+                report_id,
+                spec.report_type,
+                spec.window,
+            )
+            return ReportResult("CANCELLED", report_id, None, None, None, request_ids)
+        document_id = report.get("reportDocumentId")
+        if status == "FATAL":
+            message = self._error_document_text(str(document_id), request_ids) if document_id else ""
+            raise ReportFatalError(
+                report_id, spec.report_type, spec.window, message or "no error document was provided"
+            )
+        if not document_id:
+            raise AmazonApiError(
+                "getReport", 200, None, f"report {report_id} is DONE without a reportDocumentId", None
+            )
+        path = dest(report_id) if callable(dest) else Path(dest)
+        download, compression = self._download_document(str(document_id), path, report_id, request_ids)
+        logger.info(
+            "report %s (%s, %s) DONE: document %s, %d bytes archived at %s",
+            report_id,
+            spec.report_type,
+            spec.window,
+            document_id,
+            download.size,
+            download.path,
+        )
+        return ReportResult("DONE", report_id, str(document_id), download.path, compression, request_ids)
+
+    def _poll(
+        self,
+        report_id: str,
+        spec: ReportSpec,
+        status: str,
+        on_report_id: Callable[[str, str], None] | None,
+        request_ids: list[str],
+    ) -> dict[str, Any]:
+        clock, sleep = self.http.clock, self.http.sleep
+        deadline = clock() + self.poll_timeout_seconds
+        delay = self.poll_initial_seconds
+        last = status
+        while True:
+            report = self.get_report(report_id, request_ids)
+            current = str(report.get("processingStatus"))
+            if current != last:
+                logger.info("report %s: %s → %s", report_id, last, current)
+                last = current
+                if on_report_id is not None:
+                    on_report_id(report_id, current)
+            if current in TERMINAL:
+                return report
+            if clock() + delay > deadline:
+                raise ReportTimeoutError(
+                    f"SP-API report {report_id} ({spec.report_type}, {spec.window}) is still {current} after "
+                    f"{self.poll_timeout_seconds:.0f}s. It stays recorded; re-run the partition later to resume it."
+                )
+            sleep(delay)
+            delay = min(self.poll_max_seconds, delay * 1.5)
+
+    def _download_document(
+        self, document_id: str, path: Path, report_id: str, request_ids: list[str]
+    ) -> tuple[DownloadResult, str | None]:
+        for attempt in range(1, MAX_URL_REFRESHES + 2):
+            document = self.get_report_document(document_id, request_ids)
+            url = document.get("url")
+            if not url:
+                raise AmazonApiError(
+                    "getReportDocument", 200, None, f"document {document_id} has no url", None
+                )
+            try:
+                result = self.http.download("downloadReportDocument", str(url), path)
+            except DocumentExpiredError:
+                logger.warning(
+                    "document %s of report %s: URL expired (attempt %d); fetching a new one",
+                    document_id,
+                    report_id,
+                    attempt,
+                )
+                continue
+            request_ids.extend(result.request_ids)
+            return result, document.get("compressionAlgorithm")
+        raise DocumentExpiredError(
+            f"document {document_id} of report {report_id}: the presigned URL was refused {MAX_URL_REFRESHES + 1} "
+            "times in a row even when fresh. Check the machine's clock and network path to Amazon S3, then re-run."
+        )
+
+    def _error_document_text(self, document_id: str, request_ids: list[str]) -> str:
+        try:
+            for _ in range(MAX_URL_REFRESHES + 1):
+                document = self.get_report_document(document_id, request_ids)
+                try:
+                    data = self.http.download_bytes(
+                        "downloadReportDocument", str(document["url"]), max_bytes=64 * 1024
+                    )
+                except DocumentExpiredError:
+                    continue
+                if document.get("compressionAlgorithm") == "GZIP" or data[:2] == b"\x1f\x8b":
+                    data = _gunzip_prefix(data)
+                return data.decode("utf-8", "replace").strip()[:4000]
+        except (AmazonApiError, KeyError) as exc:
+            return f"(the error document {document_id} could not be read: {exc})"
+        return f"(the error document {document_id} could not be downloaded: URL expired)"
+
+
+def _gunzip_prefix(data: bytes) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error):
+        decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            return decomp.decompress(data)
+        except zlib.error:
+            return data
+
+
+def _note(request_ids: list[str] | None, request_id: str | None) -> None:
+    if request_ids is not None and request_id:
+        request_ids.append(request_id)

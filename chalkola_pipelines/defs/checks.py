@@ -1,0 +1,252 @@
+"""Asset checks of the raw assets, evaluated inside the asset's step for exactly the days it loaded.
+
+Two kinds (see DESIGN.md, "Real data does not reconcile exactly"):
+- Amazon vs Amazon (tolerance, WARN): S&T byDate totals vs the sum over byAsin (real reports differ by
+  ~0.3 %); Ads attributed sales vs S&T ordered sales per ASIN-day. They inform the operator, never fail a load.
+- our table vs the document we loaded (exact, ERROR): the rows in Postgres for each loaded partition
+  equal the rows counted in the parsed document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+import dagster as dg
+import psycopg
+
+from chalkola_pipelines.defs.jobs import ADS_SP_ADVERTISED_PRODUCT, SP_ORDERS, SP_SALES_TRAFFIC
+from chalkola_pipelines.marketplaces import Marketplace
+
+ROWS_MATCH_DOCUMENT = "rows_match_document"
+ST_TOTALS_MATCH = "by_date_totals_match_by_asin"
+ADS_WITHIN_ORDERED = "attributed_sales_within_ordered_sales"
+
+ST_TOTALS_TOLERANCE = Decimal("0.02")  # relative; measured on a real US report: +0.34 % sales, +0.34 % units
+ST_TOTALS_SLACK = Decimal("1")  # absolute slack for tiny days (1 unit, 1.00 of currency)
+ST_TOTAL_METRICS = ("ordered_product_sales", "units_ordered", "total_order_items", "sessions", "page_views")
+
+
+def _rows_spec(asset: str, what: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        ROWS_MATCH_DOCUMENT,
+        asset=asset,
+        description=f"Exact: the rows in {what} for every partition loaded by the run equal the rows of the "
+        "parsed report document (ERROR).",
+    )
+
+
+SALES_TRAFFIC_CHECK_SPECS = [
+    _rows_spec(SP_SALES_TRAFFIC, "raw_amazon.sp_sales_traffic_by_date / _by_asin"),
+    dg.AssetCheckSpec(
+        ST_TOTALS_MATCH,
+        asset=SP_SALES_TRAFFIC,
+        description="Amazon's own byDate totals (sales, units, order items, sessions, page views) equal the sum "
+        f"over byAsin within {ST_TOTALS_TOLERANCE:.0%} (WARN: real reports differ by ~0.3 %).",
+    ),
+]
+ORDERS_CHECK_SPECS = [_rows_spec(SP_ORDERS, "raw_amazon.sp_order_items")]
+ADS_CHECK_SPECS = [
+    _rows_spec(ADS_SP_ADVERTISED_PRODUCT, "raw_amazon.ads_sp_advertised_product"),
+    dg.AssetCheckSpec(
+        ADS_WITHIN_ORDERED,
+        asset=ADS_SP_ADVERTISED_PRODUCT,
+        description="Per ASIN-day, ad-attributed sales (same SKU, 7 d; else all 7 d) do not exceed the S&T "
+        "ordered sales of that ASIN (WARN: attribution windows can legitimately shift sales across days).",
+    ),
+]
+
+
+def _days_label(days: Sequence[dt.date]) -> str:
+    if not days:
+        return "-"
+    return days[0].isoformat() if len(days) == 1 else f"{min(days).isoformat()}..{max(days).isoformat()}"
+
+
+def rows_match_document(
+    *,
+    asset: str,
+    conn: psycopg.Connection,
+    table_counts_sql: str,
+    marketplace: Marketplace,
+    expected: Mapping[dt.date, int],
+) -> dg.AssetCheckResult:
+    """ERROR check: ``select day, count(*) … group by day`` (``table_counts_sql`` with params marketplace, days)
+    equals ``expected`` (rows per day counted while parsing the document)."""
+    days = sorted(expected)
+    if not days:
+        return dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=ROWS_MATCH_DOCUMENT,
+            passed=True,
+            metadata={"days_checked": 0, "note": "no partition was loaded from a document in this run"},
+        )
+    actual = {row[0]: int(row[1]) for row in conn.execute(table_counts_sql, (marketplace.code, days)).fetchall()}
+    mismatches = {
+        d.isoformat(): f"table {actual.get(d, 0)} vs document {expected[d]}"
+        for d in days
+        if actual.get(d, 0) != expected[d]
+    }
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=ROWS_MATCH_DOCUMENT,
+        passed=not mismatches,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "marketplace": marketplace.code,
+            "days": _days_label(days),
+            "days_checked": len(days),
+            "document_rows": sum(expected.values()),
+            "table_rows": sum(actual.get(d, 0) for d in days),
+            "mismatches": mismatches or "none",
+        },
+    )
+
+
+ST_COUNTS_SQL = (
+    "select report_date, count(*) from raw_amazon.sp_sales_traffic_by_asin "
+    "where marketplace = %s and report_date = any(%s) group by report_date"
+)
+ST_DATE_COUNTS_SQL = (
+    "select report_date, count(*) from raw_amazon.sp_sales_traffic_by_date "
+    "where marketplace = %s and report_date = any(%s) group by report_date"
+)
+ORDER_COUNTS_SQL = (
+    "select order_date, count(*) from raw_amazon.sp_order_items "
+    "where marketplace = %s and order_date = any(%s) group by order_date"
+)
+ADS_COUNTS_SQL = (
+    "select report_date, count(*) from raw_amazon.ads_sp_advertised_product "
+    "where marketplace = %s and report_date = any(%s) group by report_date"
+)
+
+
+def sales_traffic_rows_match(
+    conn: psycopg.Connection,
+    marketplace: Marketplace,
+    expected_by_date: Mapping[dt.date, int],
+    expected_by_asin: Mapping[dt.date, int],
+) -> dg.AssetCheckResult:
+    """ERROR check over both S&T tables."""
+    by_asin = rows_match_document(
+        asset=SP_SALES_TRAFFIC,
+        conn=conn,
+        table_counts_sql=ST_COUNTS_SQL,
+        marketplace=marketplace,
+        expected=expected_by_asin,
+    )
+    by_date = rows_match_document(
+        asset=SP_SALES_TRAFFIC,
+        conn=conn,
+        table_counts_sql=ST_DATE_COUNTS_SQL,
+        marketplace=marketplace,
+        expected=expected_by_date,
+    )
+    metadata = {f"by_asin_{k}": v for k, v in by_asin.metadata.items()}
+    metadata.update({f"by_date_{k}": v for k, v in by_date.metadata.items()})
+    return dg.AssetCheckResult(
+        asset_key=SP_SALES_TRAFFIC,
+        check_name=ROWS_MATCH_DOCUMENT,
+        passed=by_asin.passed and by_date.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
+    )
+
+
+def sales_traffic_totals_match(
+    conn: psycopg.Connection, marketplace: Marketplace, days: Sequence[dt.date]
+) -> dg.AssetCheckResult:
+    """WARN check: byDate totals vs sum over byAsin per day, within ``ST_TOTALS_TOLERANCE``."""
+    if not days:
+        return dg.AssetCheckResult(
+            asset_key=SP_SALES_TRAFFIC, check_name=ST_TOTALS_MATCH, passed=True, metadata={"days_checked": 0}
+        )
+    select_date = ", ".join(f"d.{m}" for m in ST_TOTAL_METRICS)
+    select_asin = ", ".join(f"coalesce(a.{m}, 0)" for m in ST_TOTAL_METRICS)
+    sums = ", ".join(f"sum({m}) as {m}" for m in ST_TOTAL_METRICS)
+    sql = f"""
+        with a as (
+            select report_date, {sums} from raw_amazon.sp_sales_traffic_by_asin
+            where marketplace = %(m)s and report_date = any(%(days)s) group by report_date
+        )
+        select d.report_date, {select_date}, {select_asin}
+        from raw_amazon.sp_sales_traffic_by_date d left join a using (report_date)
+        where d.marketplace = %(m)s and d.report_date = any(%(days)s)
+        order by d.report_date
+    """
+    n = len(ST_TOTAL_METRICS)
+    worst = Decimal(0)
+    deviations: dict[str, str] = {}
+    checked = 0
+    for row in conn.execute(sql, {"m": marketplace.code, "days": list(days)}).fetchall():
+        checked += 1
+        day = row[0]
+        for i, metric in enumerate(ST_TOTAL_METRICS):
+            total, summed = row[1 + i], row[1 + n + i]
+            if total is None:
+                continue
+            total, summed = Decimal(total), Decimal(summed)
+            diff = abs(total - summed)
+            relative = diff / abs(total) if total else (Decimal(0) if diff == 0 else Decimal(1))
+            worst = max(worst, relative if diff > ST_TOTALS_SLACK else Decimal(0))
+            if diff > ST_TOTALS_SLACK and relative > ST_TOTALS_TOLERANCE:
+                deviations[f"{day.isoformat()} {metric}"] = f"byDate {total} vs byAsin {summed} ({relative:.2%})"
+    return dg.AssetCheckResult(
+        asset_key=SP_SALES_TRAFFIC,
+        check_name=ST_TOTALS_MATCH,
+        passed=not deviations,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "marketplace": marketplace.code,
+            "days": _days_label(days),
+            "days_checked": checked,
+            "tolerance": f"{ST_TOTALS_TOLERANCE:.0%}",
+            "largest_relative_difference": f"{worst:.3%}",
+            "deviations": deviations or "none",
+        },
+    )
+
+
+def ads_within_ordered_sales(
+    conn: psycopg.Connection, marketplace: Marketplace, days: Sequence[dt.date]
+) -> dg.AssetCheckResult:
+    """WARN check: ad-attributed sales ≤ S&T ordered sales per ASIN-day (days with S&T loaded only)."""
+    sql = """
+        with ads as (
+            select report_date, advertised_asin,
+                   sum(coalesce(attributed_sales_same_sku_7d, sales_7d, 0)) as attributed
+            from raw_amazon.ads_sp_advertised_product
+            where marketplace = %(m)s and report_date = any(%(days)s) and advertised_asin is not null
+            group by report_date, advertised_asin
+        ), st_days as (
+            select report_date from raw_amazon.sp_sales_traffic_by_date
+            where marketplace = %(m)s and report_date = any(%(days)s)
+        ), st as (
+            select report_date, child_asin, sum(ordered_product_sales) as ordered
+            from raw_amazon.sp_sales_traffic_by_asin
+            where marketplace = %(m)s and report_date = any(%(days)s)
+            group by report_date, child_asin
+        )
+        select ads.report_date, ads.advertised_asin, ads.attributed, coalesce(st.ordered, 0)
+        from ads join st_days using (report_date)
+        left join st on st.report_date = ads.report_date and st.child_asin = ads.advertised_asin
+        order by ads.report_date, ads.advertised_asin
+    """
+    rows = conn.execute(sql, {"m": marketplace.code, "days": list(days)}).fetchall() if days else []
+    over = [(d, asin, a, o) for d, asin, a, o in rows if Decimal(a) > Decimal(o)]
+    sample = {f"{d.isoformat()} {asin}": f"attributed {a} > ordered {o}" for d, asin, a, o in over[:20]}
+    return dg.AssetCheckResult(
+        asset_key=ADS_SP_ADVERTISED_PRODUCT,
+        check_name=ADS_WITHIN_ORDERED,
+        passed=not over,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "marketplace": marketplace.code,
+            "days": _days_label(days),
+            "asin_days_compared": len(rows),
+            "asin_days_over": len(over),
+            "examples": sample or "none",
+            "note": "only days whose S&T report is loaded are compared",
+        },
+    )

@@ -1,0 +1,153 @@
+"""The one partitioning of every raw asset: marketplace-local ``date`` (daily) × ``marketplace`` (static).
+
+Keys look like ``"2026-11-20|US"`` (Dagster orders multi-partition dimensions by name). A partition's date is
+the marketplace's local calendar day; API windows are derived from it with
+``Marketplace.local_day_window_utc``. The marketplace list (``CHALKOLA_MARKETPLACES``) and the history start
+(``CHALKOLA_START_DATE``) are read when the definitions are loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+
+from chalkola_pipelines.marketplaces import Marketplace, get_marketplace, parse_marketplace_codes
+
+MARKETPLACES_ENV = "CHALKOLA_MARKETPLACES"
+START_DATE_ENV = "CHALKOLA_START_DATE"
+HISTORY_MONTHS = 24
+DATE_DIM = "date"
+MARKETPLACE_DIM = "marketplace"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+class PartitionConfigError(ValueError):
+    """CHALKOLA_MARKETPLACES / CHALKOLA_START_DATE cannot be used; the message says what to change."""
+
+
+def configured_marketplaces(environ: Mapping[str, str] = os.environ) -> list[Marketplace]:
+    """The seller's marketplaces from ``CHALKOLA_MARKETPLACES`` (comma separated; default: the eleven)."""
+    value = environ.get(MARKETPLACES_ENV)
+    try:
+        return parse_marketplace_codes(value)
+    except ValueError as exc:
+        raise PartitionConfigError(f"{MARKETPLACES_ENV}={value!r} is invalid: {exc}") from None
+
+
+def default_start_date(today: dt.date | None = None) -> dt.date:
+    """First day of the month ``HISTORY_MONTHS`` months before ``today`` (stable within a month)."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    months = today.year * 12 + (today.month - 1) - HISTORY_MONTHS
+    return dt.date(months // 12, months % 12 + 1, 1)
+
+
+def history_start_date(environ: Mapping[str, str] = os.environ, today: dt.date | None = None) -> dt.date:
+    """``CHALKOLA_START_DATE`` (YYYY-MM-DD) or ``default_start_date``."""
+    value = (environ.get(START_DATE_ENV) or "").strip()
+    if not value:
+        return default_start_date(today)
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise PartitionConfigError(
+            f"{START_DATE_ENV}={value!r} is not a date: use YYYY-MM-DD, e.g. 2024-11-01."
+        ) from None
+
+
+def daily_marketplace_partitions(
+    marketplaces: Sequence[Marketplace], start_date: dt.date | None = None
+) -> dg.MultiPartitionsDefinition:
+    """``date`` (daily from ``start_date``) × ``marketplace`` (the given codes).
+
+    The daily dimension is in UTC with ``end_offset=1``: today's UTC date is already a partition, because the
+    local day of an eastern marketplace (JP, AU) ends before the UTC day does. Schedules and sensors only
+    request days that are complete (and past Amazon's data lag) in the marketplace's own time zone.
+    """
+    if not marketplaces:
+        raise PartitionConfigError(f"{MARKETPLACES_ENV} names no marketplace.")
+    start = start_date or history_start_date()
+    return dg.MultiPartitionsDefinition(
+        {
+            DATE_DIM: dg.DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=1),
+            MARKETPLACE_DIM: dg.StaticPartitionsDefinition([m.code for m in marketplaces]),
+        }
+    )
+
+
+def partition_key(day: dt.date, marketplace: Marketplace | str) -> dg.MultiPartitionKey:
+    """The multi-partition key of one marketplace-day (``str()`` gives ``"2026-11-20|US"``)."""
+    code = marketplace if isinstance(marketplace, str) else marketplace.code
+    return dg.MultiPartitionKey({DATE_DIM: day.isoformat(), MARKETPLACE_DIM: code})
+
+
+@dataclass(frozen=True)
+class MarketplaceDays:
+    """What one run covers: one marketplace and consecutive local days (a single partition or a range)."""
+
+    marketplace: Marketplace
+    days: tuple[dt.date, ...]
+
+    @property
+    def first(self) -> dt.date:
+        return self.days[0]
+
+    @property
+    def last(self) -> dt.date:
+        return self.days[-1]
+
+    def key_for(self, day: dt.date) -> str:
+        return str(partition_key(day, self.marketplace))
+
+    def describe(self) -> str:
+        if self.first == self.last:
+            return f"partition {self.key_for(self.first)}"
+        return f"partitions {self.key_for(self.first)}..{self.key_for(self.last)}"
+
+
+def marketplace_days_from_keys(partition_keys: Sequence[str]) -> MarketplaceDays:
+    """Decode the partition keys of a run into one marketplace and its sorted days.
+
+    Backfill policies cut ranges per marketplace, so a run never spans two marketplaces; if it does
+    (a hand-made range such as ``2026-01-01|JP..2026-01-02|US``), fail clearly rather than guess.
+    """
+    if not partition_keys:
+        raise PartitionConfigError("the run has no partition keys")
+    codes: set[str] = set()
+    days: set[dt.date] = set()
+    for key in partition_keys:
+        dims = _dims(key)
+        codes.add(dims[MARKETPLACE_DIM])
+        days.add(dt.date.fromisoformat(dims[DATE_DIM]))
+    if len(codes) != 1:
+        raise PartitionConfigError(
+            f"a run must cover one marketplace, this one covers {sorted(codes)}: launch one range per marketplace"
+        )
+    ordered = tuple(sorted(days))
+    return MarketplaceDays(get_marketplace(codes.pop()), ordered)
+
+
+def _dims(key: str | dg.MultiPartitionKey) -> dict[str, str]:
+    if isinstance(key, dg.MultiPartitionKey):
+        return dict(key.keys_by_dimension)
+    date_part, _, code = str(key).partition("|")
+    if not code:
+        raise PartitionConfigError(f"partition key {key!r} is not of the form YYYY-MM-DD|MARKETPLACE")
+    return {DATE_DIM: date_part, MARKETPLACE_DIM: code}
+
+
+def run_marketplace_days(context: dg.AssetExecutionContext) -> MarketplaceDays:
+    """The marketplace and days of the current run, for single-partition and range runs alike."""
+    return marketplace_days_from_keys(list(context.partition_keys))
+
+
+def range_tags(marketplace: Marketplace | str, first: dt.date, last: dt.date) -> dict[str, str]:
+    """Tags that make a run cover partitions first..last of one marketplace (a Dagster range run)."""
+    return {
+        RANGE_START_TAG: str(partition_key(first, marketplace)),
+        RANGE_END_TAG: str(partition_key(last, marketplace)),
+    }

@@ -1,0 +1,230 @@
+"""Dagster resources: Amazon API credentials (EnvVar secrets) and the warehouse (Postgres + landing + limiter).
+
+Secrets are ``EnvVar``s: Dagster stores the variable *name* in run config, never the value, and the fields
+are excluded from ``repr``. Regional refresh tokens are optional (a seller may sell in one region only):
+``build_resources`` wires an ``EnvVar`` for each variable that is set when the definitions load, and a
+marketplace whose region has no token fails with one line naming the missing variable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+import psycopg
+from pydantic import Field, PrivateAttr
+
+from chalkola_pipelines.marketplaces import REGIONS, Marketplace, Region
+
+if TYPE_CHECKING:
+    from chalkola_pipelines.amazon.ads import AdsClient
+    from chalkola_pipelines.amazon.credentials import LwaCredentials
+    from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
+    from chalkola_pipelines.amazon.ratelimit import RateLimiter
+    from chalkola_pipelines.amazon.sp_reports import SpReportsClient
+    from chalkola_pipelines.warehouse.landing import LandingStore
+    from chalkola_pipelines.warehouse.ledger import ReportLedger
+
+SP_SECRET_ENV = ("SP_LWA_CLIENT_ID", "SP_LWA_CLIENT_SECRET")
+ADS_SECRET_ENV = ("ADS_CLIENT_ID", "ADS_CLIENT_SECRET")
+SP_TOKEN_ENV: Mapping[Region, str] = {r: f"SP_REFRESH_TOKEN_{r.upper()}" for r in REGIONS}
+ADS_TOKEN_ENV: Mapping[Region, str] = {r: f"ADS_REFRESH_TOKEN_{r.upper()}" for r in REGIONS}
+REGION_NAMES: Mapping[Region, str] = {"na": "North America", "eu": "Europe", "fe": "Far East"}
+
+
+class MissingCredentialError(dg.Failure):
+    """A credential the run needs is not configured; the description names the variable."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description=description, allow_retries=False)
+
+    def __str__(self) -> str:
+        return self.description or ""
+
+
+def _secret(description: str) -> Any:
+    return Field(default=None, repr=False, description=description)
+
+
+class AmazonApiResource(dg.ConfigurableResource):
+    """LWA credentials of the SP-API app and the Ads API app, one refresh token per region.
+
+    Endpoints come from ``AmazonEndpoints.from_env()`` (``CHALKOLA_AMAZON_SIMULATOR`` points every host at
+    the local simulator). Clients are created per run and closed by the context managers below.
+    """
+
+    sp_lwa_client_id: str | None = _secret("SP-API LWA client id (SP_LWA_CLIENT_ID)")
+    sp_lwa_client_secret: str | None = _secret("SP-API LWA client secret (SP_LWA_CLIENT_SECRET)")
+    sp_refresh_token_na: str | None = _secret("SP-API refresh token, North America (SP_REFRESH_TOKEN_NA)")
+    sp_refresh_token_eu: str | None = _secret("SP-API refresh token, Europe (SP_REFRESH_TOKEN_EU)")
+    sp_refresh_token_fe: str | None = _secret("SP-API refresh token, Far East (SP_REFRESH_TOKEN_FE)")
+    ads_client_id: str | None = _secret("Ads API LWA client id (ADS_CLIENT_ID)")
+    ads_client_secret: str | None = _secret("Ads API LWA client secret (ADS_CLIENT_SECRET)")
+    ads_refresh_token_na: str | None = _secret("Ads API refresh token, North America (ADS_REFRESH_TOKEN_NA)")
+    ads_refresh_token_eu: str | None = _secret("Ads API refresh token, Europe (ADS_REFRESH_TOKEN_EU)")
+    ads_refresh_token_fe: str | None = _secret("Ads API refresh token, Far East (ADS_REFRESH_TOKEN_FE)")
+
+    # -- credentials
+    def sp_credentials(self, marketplace: Marketplace) -> LwaCredentials:
+        """SP-API credentials for the marketplace's region, or a one-line error naming what is missing."""
+        from chalkola_pipelines.amazon.credentials import LwaCredentials
+
+        region = marketplace.region
+        token = getattr(self, f"sp_refresh_token_{region}")
+        if not token:
+            raise MissingCredentialError(
+                f"Marketplace {marketplace.code} is in region {region.upper()} but {SP_TOKEN_ENV[region]} is not "
+                f"set: add the seller's SP-API refresh token for {REGION_NAMES[region]} to the environment "
+                f"(or remove {marketplace.code} from CHALKOLA_MARKETPLACES), then reload the code location."
+            )
+        self._require(("sp_lwa_client_id", "sp_lwa_client_secret"), SP_SECRET_ENV, "SP-API")
+        return LwaCredentials(self.sp_lwa_client_id or "", self.sp_lwa_client_secret or "", token)
+
+    def ads_regions(self) -> list[Region]:
+        """Regions that have an Ads API refresh token configured."""
+        return [r for r in REGIONS if getattr(self, f"ads_refresh_token_{r}")]
+
+    def ads_credentials(self, region: Region, marketplace: Marketplace | None = None) -> LwaCredentials:
+        """Ads API credentials for a region, or a one-line error naming what is missing."""
+        from chalkola_pipelines.amazon.credentials import LwaCredentials
+
+        token = getattr(self, f"ads_refresh_token_{region}")
+        if not token:
+            who = f"Marketplace {marketplace.code} is in region {region.upper()}" if marketplace else (
+                f"Region {region.upper()} was requested"
+            )
+            raise MissingCredentialError(
+                f"{who} but {ADS_TOKEN_ENV[region]} is not set: add the seller's Ads API refresh token for "
+                f"{REGION_NAMES[region]} to the environment, then reload the code location."
+            )
+        self._require(("ads_client_id", "ads_client_secret"), ADS_SECRET_ENV, "Ads API")
+        return LwaCredentials(self.ads_client_id or "", self.ads_client_secret or "", token)
+
+    def _require(self, fields: tuple[str, ...], names: tuple[str, ...], api: str) -> None:
+        missing = [name for attr, name in zip(fields, names, strict=True) if not getattr(self, attr)]
+        if missing:
+            raise MissingCredentialError(
+                f"{api} app credentials are not configured: set {' and '.join(missing)} in the environment, "
+                "then reload the code location."
+            )
+
+    # -- clients
+    def endpoints(self) -> AmazonEndpoints:
+        from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
+
+        return AmazonEndpoints.from_env()
+
+    @contextlib.contextmanager
+    def sp_reports_client(
+        self, marketplace: Marketplace, rate_limiter: RateLimiter | None = None
+    ) -> Iterator[SpReportsClient]:
+        """An SP-API Reports client for the marketplace's region (closed on exit)."""
+        from chalkola_pipelines.amazon.http import sp_http_client
+        from chalkola_pipelines.amazon.sp_reports import SpReportsClient
+
+        credentials = self.sp_credentials(marketplace)
+        http = sp_http_client(
+            marketplace.region, credentials, endpoints=self.endpoints(), rate_limiter=rate_limiter
+        )
+        try:
+            yield SpReportsClient(http)
+        finally:
+            http.close()
+
+    @contextlib.contextmanager
+    def ads_client(
+        self, region: Region, rate_limiter: RateLimiter | None = None, marketplace: Marketplace | None = None
+    ) -> Iterator[AdsClient]:
+        """An Ads API client for one region (closed on exit)."""
+        from chalkola_pipelines.amazon.ads import AdsClient
+        from chalkola_pipelines.amazon.http import ads_http_client
+
+        credentials = self.ads_credentials(region, marketplace)
+        http = ads_http_client(region, credentials, endpoints=self.endpoints(), rate_limiter=rate_limiter)
+        try:
+            yield AdsClient(http)
+        finally:
+            http.close()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse Postgres (``DATABASE_URL`` or the embedded server), the landing store and the shared
+    rate limiter. The URL may carry a password: it is never logged (``redact_url``)."""
+
+    database_url: str | None = _secret("Warehouse URL (DATABASE_URL); unset → the embedded PostgreSQL")
+    landing_dir: str | None = Field(
+        default=None, description="Where report documents are archived (default CHALKOLA_LANDING_DIR / .chalkola)"
+    )
+    rate_limit_namespace: str = Field(
+        default="default",
+        description="Rate-limit buckets are shared by every run with the same namespace (one per seller account)",
+    )
+    _url: str | None = PrivateAttr(default=None)
+
+    def url(self) -> str:
+        """The warehouse URL (``postgresql://…``); starts the embedded server when no URL is configured."""
+        if self._url is None:
+            from chalkola_pipelines.warehouse.postgres import database_url, normalize_url
+
+            self._url = normalize_url(self.database_url) if self.database_url else database_url()
+        return self._url
+
+    def redacted_url(self) -> str:
+        from chalkola_pipelines.warehouse.postgres import redact_url
+
+        return redact_url(self.url())
+
+    def connect(self, *, autocommit: bool = True) -> psycopg.Connection:
+        """A new psycopg connection (pooler-safe: no server-side prepared statements).
+
+        Autocommit by default: the loaders open their own ``conn.transaction()`` per partition replace, and
+        no transaction stays open while a run waits for Amazon."""
+        from chalkola_pipelines.warehouse.postgres import connect
+
+        return connect(self.url(), autocommit=autocommit)
+
+    def ledger(self) -> ReportLedger:
+        from chalkola_pipelines.warehouse.ledger import ReportLedger
+
+        return ReportLedger(self.connect)
+
+    def landing(self) -> LandingStore:
+        from chalkola_pipelines.settings import landing_dir
+        from chalkola_pipelines.warehouse.landing import LandingStore
+
+        return LandingStore(Path(self.landing_dir) if self.landing_dir else landing_dir())
+
+    def rate_limiter(self) -> RateLimiter:
+        """The Postgres-backed limiter shared by every run (and machine) of this seller."""
+        from chalkola_pipelines.warehouse.rate_limiter import PostgresRateLimiter
+
+        return PostgresRateLimiter(self.url(), namespace=self.rate_limit_namespace)
+
+
+def _env_var_if_set(name: str, environ: Mapping[str, str]) -> dg.EnvVar | None:
+    return dg.EnvVar(name) if (environ.get(name) or "").strip() else None
+
+
+def build_amazon_resource(environ: Mapping[str, str] = os.environ) -> AmazonApiResource:
+    """``AmazonApiResource`` with an ``EnvVar`` for every credential variable that is set (values are read
+    by Dagster when a run starts, never here)."""
+    fields: dict[str, Any] = {}
+    for name in (*SP_SECRET_ENV, *ADS_SECRET_ENV, *SP_TOKEN_ENV.values(), *ADS_TOKEN_ENV.values()):
+        fields[name.lower()] = _env_var_if_set(name, environ)
+    return AmazonApiResource(**{k: v for k, v in fields.items() if v is not None})
+
+
+def build_warehouse_resource(environ: Mapping[str, str] = os.environ) -> WarehouseResource:
+    """``WarehouseResource`` on ``DATABASE_URL`` (EnvVar) when set, else the embedded server."""
+    kwargs: dict[str, Any] = {}
+    if (url := _env_var_if_set("DATABASE_URL", environ)) is not None:
+        kwargs["database_url"] = url
+    if (landing := _env_var_if_set("CHALKOLA_LANDING_DIR", environ)) is not None:
+        kwargs["landing_dir"] = landing
+    if (namespace := _env_var_if_set("CHALKOLA_RATE_LIMIT_NAMESPACE", environ)) is not None:
+        kwargs["rate_limit_namespace"] = namespace
+    return WarehouseResource(**kwargs)

@@ -1,0 +1,330 @@
+"""Sensors: the historical backfill (default stopped) and ``dbt build`` once raw loads settle.
+
+``history_backfill_sensor`` fills the missing partitions of the last 24 months (``CHALKOLA_START_DATE``),
+newest first, as range runs (≤ 7 S&T days, ≤ 30 order days = one report, ≤ 31 Ads days = one report), with
+at most ``max_in_flight_per_region`` of its runs queued or running per Amazon region (Amazon's quota is per
+region; the run queue's ``amazon/region`` tag limit applies on top). Ads history is limited to the Ads API's
+95-day retention. Each pass over the history is a *round*: the sensor never relaunches a range that already
+has a run in the current round (run_key dedupe + exclusion of that round's unsuccessful runs); when nothing
+is left to launch and nothing is in flight, the next round retries what failed, up to ``MAX_ROUNDS``.
+Cursor: ``{"round": n}``.
+
+``dbt_after_raw_loads_sensor`` launches ``dbt_marts_job`` once per batch: when raw materialisations newer
+than the last build exist and no raw run is queued or running (or the oldest unbuilt load is older than
+``DBT_MAX_WAIT``). One build after the nightly fan-out of 11 marketplaces × 3 sources, not 33; the same
+sensor covers UI backfills and the history sensor. Cursor: ``{"storage_id": n}`` of the newest raw
+materialisation handed to dbt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+
+from chalkola_pipelines.defs.jobs import (
+    ADS_SP_ADVERTISED_PRODUCT,
+    DBT_MARTS_JOB,
+    JOB_OF_ASSET,
+    LAUNCHED_BY_TAG,
+    MAX_DAYS_PER_RUN,
+    RAW_ASSET_NAMES,
+    SP_ORDERS,
+    SP_SALES_TRAFFIC,
+    marketplace_run_request,
+)
+from chalkola_pipelines.defs.partitions import (
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    marketplace_days_from_keys,
+)
+from chalkola_pipelines.marketplaces import Marketplace, Region, get_marketplace
+
+HISTORY_SENSOR = "history_backfill_sensor"
+HISTORY_ROUND_TAG = "chalkola/history_round"
+HISTORY_SOURCES = (SP_SALES_TRAFFIC, SP_ORDERS, ADS_SP_ADVERTISED_PRODUCT)
+# the newest day each source is asked for, in days before the marketplace's local today (see schedules.py)
+NEWEST_DAYS_BACK: Mapping[str, int] = {SP_SALES_TRAFFIC: 2, SP_ORDERS: 1, ADS_SP_ADVERTISED_PRODUCT: 1}
+ADS_RETENTION_DAYS = 95
+MAX_ROUNDS = 3
+DEFAULT_MAX_IN_FLIGHT_PER_REGION = 2
+
+IN_FLIGHT_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+UNSUCCESSFUL_STATUSES = [*IN_FLIGHT_STATUSES, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+
+DBT_SENSOR = "dbt_after_raw_loads_sensor"
+DBT_MAX_WAIT = dt.timedelta(hours=6)
+
+
+# --------------------------------------------------------------------------------------------------
+# history backfill: pure planning
+
+
+@dataclass(frozen=True)
+class HistoryRange:
+    """One range run to launch: consecutive local days of one marketplace for one source."""
+
+    asset: str
+    marketplace: Marketplace
+    first: dt.date
+    last: dt.date
+
+    def run_request(self, round_no: int) -> dg.RunRequest:
+        return marketplace_run_request(
+            self.marketplace,
+            self.first,
+            self.last,
+            job_name=JOB_OF_ASSET[self.asset],
+            run_key=f"history:r{round_no}:{self.asset}:{self.marketplace.code}:{self.first}:{self.last}",
+            tags={LAUNCHED_BY_TAG: HISTORY_SENSOR, HISTORY_ROUND_TAG: str(round_no)},
+        )
+
+
+def wanted_days(
+    asset: str, marketplace: Marketplace, now: dt.datetime, earliest: dt.date, latest: dt.date
+) -> tuple[dt.date, dt.date] | None:
+    """The history window of one source and marketplace: [start, newest complete day], clipped."""
+    local_today = now.astimezone(marketplace.tz).date()
+    newest = min(latest, local_today - dt.timedelta(days=NEWEST_DAYS_BACK[asset]))
+    oldest = earliest
+    if asset == ADS_SP_ADVERTISED_PRODUCT:
+        oldest = max(oldest, local_today - dt.timedelta(days=ADS_RETENTION_DAYS))
+    return (oldest, newest) if oldest <= newest else None
+
+
+def missing_ranges(days: Iterable[dt.date], max_days: int) -> list[tuple[dt.date, dt.date]]:
+    """Missing days → ranges of consecutive days (≤ max_days each), newest range first.
+
+    Ranges are cut from the newest day backwards, so the boundaries of older ranges stay put while newer
+    ones complete (stable run keys)."""
+    ordered = sorted(set(days), reverse=True)
+    ranges: list[tuple[dt.date, dt.date]] = []
+    i = 0
+    while i < len(ordered):
+        last = first = ordered[i]
+        i += 1
+        while (
+            i < len(ordered)
+            and ordered[i] == first - dt.timedelta(days=1)
+            and (last - ordered[i]).days < max_days
+        ):
+            first = ordered[i]
+            i += 1
+        ranges.append((first, last))
+    return ranges
+
+
+def plan_history_ranges(
+    missing: Mapping[tuple[str, str], Iterable[dt.date]],
+    in_flight_per_region: Mapping[Region, int],
+    max_in_flight_per_region: int,
+) -> list[HistoryRange]:
+    """Choose the ranges to launch now: per region, newest first, up to the free in-flight budget.
+
+    ``missing`` maps (asset, marketplace code) to days that are neither materialised nor covered by a run
+    of the current round.
+    """
+    candidates: dict[Region, list[HistoryRange]] = defaultdict(list)
+    for (asset, code), days in missing.items():
+        mkt = get_marketplace(code)
+        for first, last in missing_ranges(days, MAX_DAYS_PER_RUN[asset]):
+            candidates[mkt.region].append(HistoryRange(asset, mkt, first, last))
+    chosen: list[HistoryRange] = []
+    for region, ranges in sorted(candidates.items()):
+        budget = max(0, max_in_flight_per_region - in_flight_per_region.get(region, 0))
+        ranges.sort(key=lambda r: (r.last, HISTORY_SOURCES.index(r.asset), r.marketplace.code), reverse=True)
+        chosen.extend(ranges[:budget])
+    return chosen
+
+
+def run_days(tags: Mapping[str, str]) -> tuple[str, list[dt.date]] | None:
+    """(marketplace code, days) a run covers, from its partition or range tags; None if not partitioned."""
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        start = marketplace_days_from_keys([tags[RANGE_START_TAG]])
+        end = marketplace_days_from_keys([tags[RANGE_END_TAG]])
+        if start.marketplace != end.marketplace:
+            return None
+        days = [start.first + dt.timedelta(days=i) for i in range((end.first - start.first).days + 1)]
+        return start.marketplace.code, days
+    partition = tags.get("dagster/partition")
+    if partition and "|" in partition:
+        md = marketplace_days_from_keys([partition])
+        return md.marketplace.code, list(md.days)
+    day, code = tags.get("dagster/partition/date"), tags.get("dagster/partition/marketplace")
+    if day and code:
+        return get_marketplace(code).code, [dt.date.fromisoformat(day)]
+    return None
+
+
+def _asset_of_job(job_name: str) -> str | None:
+    for asset, job in JOB_OF_ASSET.items():
+        if job == job_name:
+            return asset
+    return None
+
+
+def _parse_cursor(cursor: str | None) -> dict:
+    if not cursor:
+        return {}
+    try:
+        value = json.loads(cursor)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def build_history_backfill_sensor(
+    marketplaces: Sequence[Marketplace],
+    partitions_def: dg.MultiPartitionsDefinition,
+    jobs: Sequence[dg.UnresolvedAssetJobDefinition],
+    *,
+    max_in_flight_per_region: int = DEFAULT_MAX_IN_FLIGHT_PER_REGION,
+    minimum_interval_seconds: int = 60,
+) -> dg.SensorDefinition:
+    """The historical backfill sensor (default STOPPED: start it in the UI once credentials work)."""
+    daily = partitions_def.get_partitions_def_for_dimension("date")
+    assert isinstance(daily, dg.TimeWindowPartitionsDefinition)
+
+    @dg.sensor(
+        name=HISTORY_SENSOR,
+        jobs=list(jobs),
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=(
+            "Fills missing S&T/orders partitions of the whole history (and Ads within 95 days), newest first, "
+            f"as range runs, at most {max_in_flight_per_region} runs in flight per Amazon region."
+        ),
+    )
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        instance = context.instance
+        cursor = _parse_cursor(context.cursor)
+        round_no = int(cursor.get("round", 1))
+        now = dt.datetime.now(dt.UTC)
+        first_key, last_key = daily.get_first_partition_key(), daily.get_last_partition_key(current_time=now)
+        if first_key is None or last_key is None:
+            return dg.SkipReason("the date partitions are empty")
+        earliest, latest = dt.date.fromisoformat(first_key), dt.date.fromisoformat(last_key)
+
+        # days already covered by a run of this round that did not succeed (in flight, failed, cancelled)
+        covered: dict[tuple[str, str], set[dt.date]] = defaultdict(set)
+        in_flight: dict[Region, int] = defaultdict(int)
+        for run in instance.get_runs(
+            dg.RunsFilter(
+                tags={LAUNCHED_BY_TAG: HISTORY_SENSOR, HISTORY_ROUND_TAG: str(round_no)},
+                statuses=UNSUCCESSFUL_STATUSES,
+            )
+        ):
+            asset, decoded = _asset_of_job(run.job_name), run_days(run.tags)
+            if asset is None or decoded is None:
+                continue
+            covered[(asset, decoded[0])].update(decoded[1])
+            if run.status in IN_FLIGHT_STATUSES:
+                in_flight[get_marketplace(decoded[0]).region] += 1
+
+        missing: dict[tuple[str, str], list[dt.date]] = {}
+        failed_left = 0
+        for asset in HISTORY_SOURCES:
+            materialized = instance.get_materialized_partitions(dg.AssetKey(asset))
+            for mkt in marketplaces:
+                window = wanted_days(asset, mkt, now, earliest, latest)
+                if window is None:
+                    continue
+                days = []
+                day = window[0]
+                while day <= window[1]:
+                    if f"{day.isoformat()}|{mkt.code}" not in materialized:
+                        if day in covered[(asset, mkt.code)]:
+                            failed_left += 1
+                        else:
+                            days.append(day)
+                    day += dt.timedelta(days=1)
+                if days:
+                    missing[(asset, mkt.code)] = days
+
+        chosen = plan_history_ranges(missing, in_flight, max_in_flight_per_region)
+        if chosen:
+            return dg.SensorResult(
+                run_requests=[r.run_request(round_no) for r in chosen], cursor=json.dumps({"round": round_no})
+            )
+        total_in_flight = sum(in_flight.values())
+        if missing or total_in_flight:
+            return dg.SkipReason(f"round {round_no}: {total_in_flight} history runs in flight; waiting for a free slot")
+        if failed_left and round_no < MAX_ROUNDS:
+            context.update_cursor(json.dumps({"round": round_no + 1}))
+            return dg.SkipReason(
+                f"round {round_no} done with {failed_left} partitions still missing; retrying them in round "
+                f"{round_no + 1}"
+            )
+        if failed_left:
+            return dg.SkipReason(
+                f"history complete except {failed_left} partitions that failed in {MAX_ROUNDS} rounds: see the "
+                "failed runs tagged chalkola/launched_by=history_backfill_sensor"
+            )
+        return dg.SkipReason("history complete: every partition in the window is materialised")
+
+    return _sensor
+
+
+# --------------------------------------------------------------------------------------------------
+# dbt after raw loads
+
+
+def build_dbt_after_raw_loads_sensor(
+    dbt_job: dg.UnresolvedAssetJobDefinition,
+    *,
+    raw_asset_names: Sequence[str] = RAW_ASSET_NAMES,
+    max_wait: dt.timedelta = DBT_MAX_WAIT,
+    minimum_interval_seconds: int = 120,
+) -> dg.SensorDefinition:
+    """``dbt build`` after each batch of raw loads (default RUNNING)."""
+
+    @dg.sensor(
+        name=DBT_SENSOR,
+        job=dbt_job,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Launches dbt_marts_job once raw_amazon has new loads and no raw run is queued or running "
+            f"(or the oldest unbuilt load is older than {max_wait})."
+        ),
+    )
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        instance = context.instance
+        seen = int(_parse_cursor(context.cursor).get("storage_id", 0))
+        newest, oldest_ts = seen, None
+        for name in raw_asset_names:
+            key = dg.AssetKey(name)
+            latest = instance.fetch_materializations(key, limit=1).records
+            if latest and latest[0].storage_id > newest:
+                newest = latest[0].storage_id
+            first_new = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, after_storage_id=seen), limit=1, ascending=True
+            ).records
+            if first_new:
+                ts = first_new[0].timestamp
+                oldest_ts = ts if oldest_ts is None else min(oldest_ts, ts)
+        if newest <= seen or oldest_ts is None:
+            return dg.SkipReason("no raw load since the last dbt build")
+        in_flight = instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT_STATUSES))
+        if any(run.job_name == DBT_MARTS_JOB for run in in_flight):
+            return dg.SkipReason("a dbt build is already queued or running")
+        raw_in_flight = [run for run in in_flight if run.job_name != DBT_MARTS_JOB]
+        waited = dt.datetime.now(dt.UTC) - dt.datetime.fromtimestamp(oldest_ts, dt.UTC)
+        if raw_in_flight and waited < max_wait:
+            return dg.SkipReason(f"waiting for {len(raw_in_flight)} queued/running runs before building the marts")
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=f"dbt:{newest}", tags={LAUNCHED_BY_TAG: DBT_SENSOR})],
+            cursor=json.dumps({"storage_id": newest}),
+        )
+
+    return _sensor

@@ -1,0 +1,84 @@
+"""Report document bodies built from the SyntheticSeller (uncompressed bytes; the caller gzips)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from chalkola_pipelines.amazon.report_columns import ORDER_REPORT_OFFICIAL_HEADER
+from chalkola_pipelines.simulator.documents import (
+    EXTRA_COLUMN_NAME,
+    add_extra_field_rows,
+    add_extra_field_sales_traffic,
+    dumps_json,
+    tsv_bytes,
+)
+from chalkola_pipelines.simulator.reports import AdsReport, SpReport
+
+SALES_AND_TRAFFIC = "GET_SALES_AND_TRAFFIC_REPORT"
+ORDERS_BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
+SUPPORTED_REPORT_TYPES = (SALES_AND_TRAFFIC, ORDERS_BY_ORDER_DATE)
+
+
+def error_document(report: SpReport) -> bytes:
+    """The document a FATAL report points to."""
+    return dumps_json({"errorDetails": report.error_message or "The report could not be generated."})
+
+
+def sp_report_document(seller: Any, report: SpReport, *, extra_field: bool = False) -> bytes:
+    """The DONE document of ``report``: S&T JSON or the order flat file (TSV, one row per item)."""
+    if report.data_start is None or report.data_end is None:
+        raise ValueError(f"report {report.report_id} has no data window")
+    if report.report_type == SALES_AND_TRAFFIC:
+        document = seller.sales_and_traffic_document(
+            report.marketplace_ids[0],
+            report.data_start.date(),  # "format date": the time part is ignored
+            report.data_end.date(),
+            date_granularity=report.options.get("dateGranularity", "DAY"),
+            asin_granularity=report.options.get("asinGranularity", "PARENT"),
+        )
+        if extra_field:
+            document = add_extra_field_sales_traffic(document)
+        return dumps_json(document)
+    if report.report_type == ORDERS_BY_ORDER_DATE:
+        start = report.data_start.astimezone(dt.UTC)
+        end = report.data_end.astimezone(dt.UTC)
+        rows: list[dict[str, str]] = []
+        for marketplace_id in report.marketplace_ids:
+            rows.extend(seller.order_report_rows(marketplace_id, start, end))
+        rows.sort(key=lambda r: (r.get("purchase-date", ""), r.get("amazon-order-id", "")))
+        header = list(ORDER_REPORT_OFFICIAL_HEADER)
+        if extra_field:
+            header.append(EXTRA_COLUMN_NAME)
+            rows = [{**r, EXTRA_COLUMN_NAME: "drift"} for r in rows]
+        return tsv_bytes(header, rows)
+    raise ValueError(f"report type {report.report_type} has no document generator")
+
+
+def ads_report_document(seller: Any, report: AdsReport, *, extra_field: bool = False) -> bytes:
+    """spAdvertisedProduct: a JSON array of row objects keyed by the requested columns."""
+    config = report.configuration
+    rows = list(
+        seller.sp_advertised_product_rows(
+            report.profile_id,
+            report.start_date,
+            report.end_date,
+            list(config["columns"]),
+            time_unit=config["timeUnit"],
+        )
+    )
+    statuses = _ad_creative_status_filter(config)
+    if statuses is not None:
+        rows = [r for r in rows if r.get("adCreativeStatus", r.get("campaignStatus", "ENABLED")) in statuses]
+    columns = list(config["columns"])
+    rows = [{c: row.get(c) for c in columns} for row in rows]
+    if extra_field:
+        rows = add_extra_field_rows(rows)
+    return dumps_json(rows)
+
+
+def _ad_creative_status_filter(config: dict[str, Any]) -> set[str] | None:
+    for f in config.get("filters") or []:
+        if f.get("field") == "adCreativeStatus":
+            return set(f.get("values") or [])
+    return None

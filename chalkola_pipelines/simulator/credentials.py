@@ -1,0 +1,41 @@
+"""Demo credentials accepted by the simulator, and the environment that points the pipeline at it.
+
+These are not secrets: they only open the local simulator. They follow Amazon's formats
+(``amzn1.application-oa2-client.…`` client ids, ``Atzr|…`` refresh tokens).
+"""
+
+from __future__ import annotations
+
+from chalkola_pipelines.marketplaces import REGIONS
+
+DEMO_SP_CLIENT_ID = "amzn1.application-oa2-client.chalkolasimulatorsp0000000001"
+DEMO_SP_CLIENT_SECRET = "amzn1.oa2-cs.v1.chalkola-simulator-sp-demo-secret"
+DEMO_ADS_CLIENT_ID = "amzn1.application-oa2-client.chalkolasimulatorads000000001"
+DEMO_ADS_CLIENT_SECRET = "amzn1.oa2-cs.v1.chalkola-simulator-ads-demo-secret"
+
+#: api ("sp" | "ads") → region → refresh token.
+DEMO_REFRESH_TOKENS: dict[str, dict[str, str]] = {
+    api: {region: f"Atzr|chalkola-simulator-{api}-{region}-demo-refresh-token" for region in REGIONS}
+    for api in ("sp", "ads")
+}
+
+#: client id → (client secret, api)
+DEMO_CLIENTS: dict[str, tuple[str, str]] = {
+    DEMO_SP_CLIENT_ID: (DEMO_SP_CLIENT_SECRET, "sp"),
+    DEMO_ADS_CLIENT_ID: (DEMO_ADS_CLIENT_SECRET, "ads"),
+}
+
+
+def simulator_environment(base_url: str) -> dict[str, str]:
+    """Environment variables (the pipeline's real names) pointing every endpoint at the simulator."""
+    env = {
+        "CHALKOLA_AMAZON_SIMULATOR": base_url.rstrip("/"),
+        "SP_LWA_CLIENT_ID": DEMO_SP_CLIENT_ID,
+        "SP_LWA_CLIENT_SECRET": DEMO_SP_CLIENT_SECRET,
+        "ADS_CLIENT_ID": DEMO_ADS_CLIENT_ID,
+        "ADS_CLIENT_SECRET": DEMO_ADS_CLIENT_SECRET,
+    }
+    for region in REGIONS:
+        env[f"SP_REFRESH_TOKEN_{region.upper()}"] = DEMO_REFRESH_TOKENS["sp"][region]
+        env[f"ADS_REFRESH_TOKEN_{region.upper()}"] = DEMO_REFRESH_TOKENS["ads"][region]
+    return env

@@ -1,0 +1,91 @@
+"""Everything one running simulator knows: seller, clock, faults, rate limits, reports, access tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chalkola_pipelines.simulator.clock import SimulatedClock
+from chalkola_pipelines.simulator.faults import FaultPlan
+from chalkola_pipelines.simulator.ratelimit import TokenBuckets
+from chalkola_pipelines.simulator.reports import ReportStore
+
+if TYPE_CHECKING:
+    from chalkola_pipelines.simulator.seller import SyntheticSeller
+
+ACCESS_TOKEN_LIFETIME = dt.timedelta(seconds=3600)
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    api: str  # "sp" | "ads"
+    region: str  # region of the refresh token that minted it
+    client_id: str
+    expires_at: dt.datetime
+
+    def __repr__(self) -> str:  # never show more than needed
+        return (
+            f"AccessGrant(api={self.api!r}, region={self.region!r}, expires_at={self.expires_at.isoformat()})"
+        )
+
+
+@dataclass
+class SimulatorState:
+    """``seller`` is the SyntheticSeller, ``truth`` its GroundTruth, ``faults`` the FaultPlan."""
+
+    seller: SyntheticSeller | Any
+    clock: SimulatedClock
+    seed: int = 7
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    base_url: str | None = None  # set by the server once bound; else taken from the request
+    buckets: TokenBuckets = field(init=False)
+    reports: ReportStore = field(init=False)
+    _tokens: dict[str, AccessGrant] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.buckets = TokenBuckets(self.clock)
+        self.reports = ReportStore(self.clock, self.seed)
+
+    @property
+    def truth(self) -> Any:
+        return self.seller.truth
+
+    @property
+    def time_scale(self) -> float:
+        return self.clock.time_scale
+
+    def issue_access_token(self, api: str, region: str, client_id: str) -> str:
+        token = f"Atza|chalkola-sim-{api}-{secrets.token_urlsafe(24)}"
+        grant = AccessGrant(api, region, client_id, dt.datetime.now(dt.UTC) + ACCESS_TOKEN_LIFETIME)
+        with self._lock:
+            self._tokens[token] = grant
+        return token
+
+    def lookup_access_token(self, token: str) -> tuple[AccessGrant | None, bool]:
+        """(grant, still valid). Access tokens live 3600 real seconds (not scaled)."""
+        with self._lock:
+            grant = self._tokens.get(token)
+        if grant is None:
+            return None, False
+        return grant, dt.datetime.now(dt.UTC) < grant.expires_at
+
+    def expire_access_tokens(self) -> None:
+        """Make every issued access token expired (tests of the 401/403 path)."""
+        with self._lock:
+            past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+            self._tokens = {
+                t: AccessGrant(g.api, g.region, g.client_id, past) for t, g in self._tokens.items()
+            }
+
+
+def create_state(*, seed: int = 7, time_scale: float = 60.0, faults: Any = ()) -> SimulatorState:
+    """A state with the real SyntheticSeller for ``seed``; ``faults`` are --fault specifications."""
+    from chalkola_pipelines.simulator.seller import SyntheticSeller
+
+    state = SimulatorState(seller=SyntheticSeller(seed=seed), clock=SimulatedClock(time_scale), seed=seed)
+    state.faults.add_many(faults)
+    return state

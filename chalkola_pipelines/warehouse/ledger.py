@@ -1,0 +1,308 @@
+"""The pull ledger (``raw_amazon.report_requests``): every report requested from Amazon, recorded before polling.
+
+A run first asks ``find_resumable`` for an entry with the same request key (source, report type, region,
+scope, window, options); if there is one it resumes that report id instead of creating (and paying quota
+for) a new report. The client records the report id (``record``) as soon as Amazon returns it, before
+polling, and ``update``s status, document and row count as the report progresses.
+
+Reuse rules (``find_resumable``):
+- never FATAL / FAILED / CANCELLED entries; never entries older than 90 days (SP-API keeps report records
+  90 days; Ads data retention is 95 days) or than ``max_age`` when given (use it for refreshes of recent,
+  restated data: a report from yesterday must not satisfy tonight's refresh);
+- SP-API (``sp_reports``): any other status — in flight reports are polled again, DONE/LOADED ones are
+  downloaded again by document id (or re-parsed from the landing store);
+- Ads (``ads_reporting``): report URLs expire after about an hour and reports are not documented to live long,
+  so COMPLETED/LOADED entries are reused only when their ``document_path`` exists on disk (re-parse without
+  calling Amazon), and in-flight or COMPLETED-without-document entries only for 24 hours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+log = logging.getLogger(__name__)
+
+SP_REPORTS = "sp_reports"
+ADS_REPORTING = "ads_reporting"
+TABLE = "raw_amazon.report_requests"
+
+NOT_RESUMABLE = frozenset({"FATAL", "FAILED", "CANCELLED"})
+FINAL_STATUSES = frozenset({"DONE", "COMPLETED", "LOADED", "FATAL", "FAILED", "CANCELLED"})
+ADS_DOCUMENT_STATUSES = frozenset({"COMPLETED", "LOADED"})
+MAX_AGE = dt.timedelta(days=90)
+ADS_IN_FLIGHT_MAX_AGE = dt.timedelta(hours=24)
+_ERROR_MAX_CHARS = 4000
+
+
+class LedgerError(RuntimeError):
+    """A ledger operation could not be done (e.g. updating a report id that was never recorded)."""
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: int
+    source: str
+    report_type: str
+    region: str
+    marketplace: str | None
+    profile_id: int | None
+    window_start: dt.datetime
+    window_end: dt.datetime
+    options: dict[str, Any]
+    request_key: str
+    report_id: str | None
+    status: str
+    document_id: str | None
+    document_path: str | None
+    row_count: int | None
+    error: str | None
+    request_ids: list[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    completed_at: dt.datetime | None
+
+
+def ledger_scope(marketplace: str | None, profile_id: int | None) -> str:
+    """The scope string of a request: the Ads profile id when there is one, else the marketplace code."""
+    if profile_id is not None:
+        return str(profile_id)
+    if marketplace:
+        return marketplace
+    raise ValueError("a report request needs a marketplace or a profile_id")
+
+
+def request_key(
+    *,
+    source: str,
+    report_type: str,
+    region: str,
+    scope: str,
+    window_start: dt.datetime | dt.date,
+    window_end: dt.datetime | dt.date,
+    options: Mapping[str, Any] | None,
+) -> str:
+    """sha256 hex of the canonical JSON of the request's identity (options sorted by key)."""
+    canonical = json.dumps(
+        {
+            "source": source,
+            "report_type": report_type,
+            "region": region,
+            "scope": str(scope),
+            "window_start": _instant(window_start).isoformat(),
+            "window_end": _instant(window_end).isoformat(),
+            "options": _plain_options(options),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ReportLedger:
+    """Read and write the ledger; ``conn_factory`` returns a NEW connection per call (closed after use)."""
+
+    def __init__(self, conn_factory: Callable[[], psycopg.Connection]) -> None:
+        self._conn_factory = conn_factory
+
+    @classmethod
+    def from_url(cls, url: str) -> ReportLedger:
+        """A ledger on ``url`` with pooler-safe connections (no server-side prepared statements)."""
+        return cls(lambda: psycopg.connect(url, prepare_threshold=None))
+
+    def find_resumable(
+        self,
+        *,
+        source: str,
+        report_type: str,
+        region: str,
+        scope: str,
+        window_start: dt.datetime | dt.date,
+        window_end: dt.datetime | dt.date,
+        options: Mapping[str, Any] | None,
+        max_age: dt.timedelta | None = None,
+    ) -> LedgerEntry | None:
+        """The newest reusable entry for this request, or None (see the module docstring for the rules)."""
+        key = request_key(
+            source=source,
+            report_type=report_type,
+            region=region,
+            scope=scope,
+            window_start=window_start,
+            window_end=window_end,
+            options=options,
+        )
+        age = MAX_AGE if max_age is None else min(MAX_AGE, max_age)
+        with self._conn_factory() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                f"select *, now() - created_at as age from {TABLE}"
+                " where request_key = %s and report_id is not null and status <> all(%s)"
+                " and created_at > now() - %s order by created_at desc, id desc limit 50",
+                (key, list(NOT_RESUMABLE), age),
+            )
+            rows = cur.fetchall()
+        for row in rows:
+            row_age = row.pop("age")
+            entry = LedgerEntry(**row)
+            if entry.source != ADS_REPORTING:
+                return entry
+            has_document = bool(entry.document_path) and Path(entry.document_path).is_file()
+            if entry.status in ADS_DOCUMENT_STATUSES and has_document:
+                return entry
+            if entry.status != "LOADED" and row_age <= ADS_IN_FLIGHT_MAX_AGE:
+                return entry
+        return None
+
+    def record(
+        self,
+        *,
+        source: str,
+        report_type: str,
+        region: str,
+        marketplace: str | None,
+        profile_id: int | None,
+        window_start: dt.datetime | dt.date,
+        window_end: dt.datetime | dt.date,
+        options: Mapping[str, Any] | None,
+        report_id: str,
+        status: str,
+        request_ids: Iterable[str] = (),
+        scope: str | None = None,
+    ) -> LedgerEntry:
+        """Insert the entry for ``report_id`` or, if (source, report_id) exists, update its status and
+        append request ids. ``scope`` defaults to ``ledger_scope(marketplace, profile_id)``."""
+        if not report_id:
+            raise ValueError("record() needs the report id Amazon returned")
+        scope = scope if scope is not None else ledger_scope(marketplace, profile_id)
+        key = request_key(
+            source=source,
+            report_type=report_type,
+            region=region,
+            scope=scope,
+            window_start=window_start,
+            window_end=window_end,
+            options=options,
+        )
+        status = status.upper()
+        sql = f"""
+            insert into {TABLE} as r (source, report_type, region, marketplace, profile_id, window_start,
+                window_end, options, request_key, report_id, status, request_ids, completed_at)
+            values (%(source)s, %(report_type)s, %(region)s, %(marketplace)s, %(profile_id)s, %(window_start)s,
+                %(window_end)s, %(options)s, %(key)s, %(report_id)s, %(status)s, %(request_ids)s::text[],
+                case when %(final)s then now() end)
+            on conflict (source, report_id) where report_id is not null do update set
+                status = excluded.status,
+                request_ids = {_merge_ids_sql("r.request_ids", "excluded.request_ids")},
+                updated_at = now(),
+                completed_at = case when %(final)s then coalesce(r.completed_at, now()) else r.completed_at end
+            returning *
+        """
+        params = {
+            "source": source,
+            "report_type": report_type,
+            "region": region,
+            "marketplace": marketplace,
+            "profile_id": profile_id,
+            "window_start": _instant(window_start),
+            "window_end": _instant(window_end),
+            "options": Jsonb(_plain_options(options)),
+            "key": key,
+            "report_id": report_id,
+            "status": status,
+            "request_ids": [str(r) for r in request_ids if r],
+            "final": status in FINAL_STATUSES,
+        }
+        with self._conn_factory() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql, params)
+            row = cur.fetchone()
+        assert row is not None
+        return LedgerEntry(**row)
+
+    def update(
+        self,
+        source: str,
+        report_id: str,
+        *,
+        status: str | None = None,
+        document_id: str | None = None,
+        document_path: str | Path | None = None,
+        row_count: int | None = None,
+        error: str | None = None,
+        request_ids: Iterable[str] = (),
+    ) -> None:
+        """Set the given fields (None = leave as is) and append ``request_ids``; raises LedgerError when
+        (source, report_id) was never recorded."""
+        status = status.upper() if status else None
+        if error is not None and len(error) > _ERROR_MAX_CHARS:
+            error = error[: _ERROR_MAX_CHARS - 1] + "…"
+        sql = f"""
+            update {TABLE} as r set
+                status = coalesce(%(status)s, r.status),
+                document_id = coalesce(%(document_id)s, r.document_id),
+                document_path = coalesce(%(document_path)s, r.document_path),
+                row_count = coalesce(%(row_count)s, r.row_count),
+                error = coalesce(%(error)s, r.error),
+                request_ids = {_merge_ids_sql("r.request_ids", "%(request_ids)s::text[]")},
+                updated_at = now(),
+                completed_at = case when %(final)s then coalesce(r.completed_at, now()) else r.completed_at end
+            where source = %(source)s and report_id = %(report_id)s
+        """
+        params = {
+            "status": status,
+            "document_id": document_id,
+            "document_path": str(document_path) if document_path is not None else None,
+            "row_count": row_count,
+            "error": error,
+            "request_ids": [str(r) for r in request_ids if r],
+            "final": status in FINAL_STATUSES if status else False,
+            "source": source,
+            "report_id": report_id,
+        }
+        with self._conn_factory() as conn:
+            cur = conn.execute(sql, params)
+            if cur.rowcount == 0:
+                raise LedgerError(
+                    f"No ledger entry for {source} report {report_id}: record() it when Amazon returns the id."
+                )
+
+    def get(self, source: str, report_id: str) -> LedgerEntry | None:
+        """The entry of (source, report_id), or None."""
+        with self._conn_factory() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(f"select * from {TABLE} where source = %s and report_id = %s", (source, report_id))
+            row = cur.fetchone()
+        return LedgerEntry(**row) if row else None
+
+
+def _merge_ids_sql(left: str, right: str) -> str:
+    """SQL for the union of two text arrays, first-seen order kept, without duplicates."""
+    return (
+        "(select coalesce(array_agg(x order by first_seen), '{}'::text[]) from ("
+        f"select x, min(o) as first_seen from unnest({left} || {right}) with ordinality as u(x, o)"
+        " group by x) as merged)"
+    )
+
+
+def _instant(value: dt.datetime | dt.date) -> dt.datetime:
+    """Aware UTC datetime of a window bound; a date means its 00:00 UTC."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"window bound {value!r} must be timezone-aware")
+        return value.astimezone(dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time.min, tzinfo=dt.UTC)
+    raise TypeError(f"window bound must be a datetime or date, got {type(value).__name__}")
+
+
+def _plain_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Options as plain JSON values (dates/Decimals as strings), for hashing and storage."""
+    return json.loads(json.dumps(dict(options or {}), sort_keys=True, default=str))

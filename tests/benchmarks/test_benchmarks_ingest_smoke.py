@@ -1,0 +1,59 @@
+"""Smoke test of benchmarks/ingest.py --quick: it runs end to end against the real (embedded) Postgres and
+prints one JSON line with every figure. No timing or memory assertion (those belong to the benchmark)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "benchmarks" / "ingest.py"
+
+pytestmark = pytest.mark.integration
+
+RATE_KEYS = {"rows", "ours_seconds", "raw_copy_seconds", "ours_rows_per_s", "raw_copy_rows_per_s", "ratio"}
+
+
+def test_quick_benchmark_prints_one_json_line_with_every_figure(pg_server_url: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--ads-mb", "5", "--database-url", pg_server_url],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout
+    result = json.loads(lines[0])
+    assert result["benchmark"] == "ingest" and result["mode"] == "quick"
+    for section in ("ads", "sales_traffic", "orders"):
+        assert RATE_KEYS <= set(result[section]), section
+        assert result[section]["rows"] > 0, section
+    assert {"parse_only_rows_per_s", "peak_rss_mb", "baseline_rss_mb", "document_mb", "days"} <= set(
+        result["ads"]
+    )
+    assert result["ads"]["peak_rss_mb"] > 0
+    assert set(result["meets_targets"]) == {
+        "ads_ratio",
+        "sales_traffic_ratio",
+        "orders_ratio",
+        "ads_peak_rss",
+    }
+    assert result["targets"] == {"ratio_min": 0.5, "ads_peak_rss_mb_max": 250.0}
+    # the throwaway database is gone
+    import psycopg
+
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        left = conn.execute(
+            "select count(*) from pg_database where datname like 'chalkola_bench_%'"
+        ).fetchone()[0]
+    assert left == 0

@@ -1,0 +1,140 @@
+"""Parser → loader: small documents in Amazon's formats, parsed by amazon/parsers, loaded by the loaders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+
+import psycopg
+
+from chalkola_pipelines.amazon.parsers.ads_report import iter_sp_advertised_product_rows
+from chalkola_pipelines.amazon.parsers.orders_report import iter_order_report_rows
+from chalkola_pipelines.amazon.parsers.sales_traffic import parse_sales_and_traffic
+from chalkola_pipelines.amazon.report_columns import (
+    ORDER_REPORT_OFFICIAL_HEADER,
+    ST_BY_ASIN_FIELDS,
+    ST_BY_DATE_FIELDS,
+)
+from chalkola_pipelines.marketplaces import get_marketplace
+from chalkola_pipelines.warehouse.loaders import (
+    replace_ads_advertised_product,
+    replace_order_items,
+    replace_sales_traffic_day,
+)
+
+US = get_marketplace("US")
+JP = get_marketplace("JP")
+
+
+def _order_line(order_id: str, purchase: str, sku: str, price: str) -> str:
+    values = {h: "" for h in ORDER_REPORT_OFFICIAL_HEADER}
+    values.update({
+        "amazon-order-id": order_id, "purchase-date": purchase, "last-updated-date": purchase,
+        "order-status": "Shipped", "sales-channel": "Amazon.co.jp", "sku": sku, "asin": "B0TEST0001",
+        "item-status": "Shipped", "quantity": "1", "currency": "JPY", "item-price": price,
+        "ship-city": "Springfield-PII", "ship-postal-code": "99999-PII", "cpf": "123.456.789-PII",
+        "ship-country": "JP", "is-business-order": "false",
+    })  # fmt: skip
+    return "\t".join([*(values[h] for h in ORDER_REPORT_OFFICIAL_HEADER), "extra-value"])
+
+
+def test_order_report_document_to_local_day_partitions(db: psycopg.Connection) -> None:
+    header = "\t".join([*ORDER_REPORT_OFFICIAL_HEADER, "brand-new-column"])
+    lines = [
+        header,
+        _order_line("250-1", "2025-03-01T14:59:59+00:00", "A", "1000"),  # 23:59:59 JST, Mar 1
+        _order_line("250-2", "2025-03-01T15:00:00+00:00", "B", "2500"),  # 00:00 JST, Mar 2
+        _order_line("250-2", "2025-03-01T15:00:00+00:00", "C", "300"),
+        _order_line("250-3", "2025-02-28T14:00:00+00:00", "D", "10"),  # Feb 28 JST: outside the days
+    ]
+    stream = io.BytesIO(("\n".join(lines) + "\n").encode("utf-8"))
+    counts = replace_order_items(
+        db,
+        marketplace=JP,
+        days=[dt.date(2025, 3, 1), dt.date(2025, 3, 2)],
+        rows=iter_order_report_rows(stream),
+        report_id="order-report-1",
+    )
+    assert dict(counts) == {dt.date(2025, 3, 1): 1, dt.date(2025, 3, 2): 2} and counts.ignored == 1
+    rows = db.execute(
+        "select amazon_order_id, line_number, order_date, item_price, extra_columns"
+        " from raw_amazon.sp_order_items order by 1, 2"
+    ).fetchall()
+    assert rows == [
+        ("250-1", 1, dt.date(2025, 3, 1), Decimal("1000"), {"brand-new-column": "extra-value"}),
+        ("250-2", 1, dt.date(2025, 3, 2), Decimal("2500"), {"brand-new-column": "extra-value"}),
+        ("250-2", 2, dt.date(2025, 3, 2), Decimal("300"), {"brand-new-column": "extra-value"}),
+    ]
+    dump = db.execute(
+        "select string_agg(row_to_json(t)::text, ' ') from raw_amazon.sp_order_items t"
+    ).fetchone()[0]
+    assert "PII" not in dump
+
+
+def _st_sections(fields, overrides: dict[str, object]) -> dict[str, dict]:
+    """Every catalogue field, as Amazon writes it (Amounts as objects), with a few chosen values."""
+    sections: dict[str, dict] = {}
+    for f in fields:
+        value = overrides.get(f.name, 0)
+        if f.kind == "money":
+            value = {"amount": value, "currencyCode": "USD"}
+        sections.setdefault(f.section, {})[f.name] = value
+    return sections
+
+
+def test_sales_traffic_document(db: psycopg.Connection) -> None:
+    doc = {
+        "reportSpecification": {
+            "reportType": "GET_SALES_AND_TRAFFIC_REPORT",
+            "marketplaceIds": [US.marketplace_id],
+        },
+        "salesAndTrafficByDate": [
+            {
+                "date": "2025-03-01",
+                **_st_sections(ST_BY_DATE_FIELDS, {"orderedProductSales": 1234.56, "buyBoxPercentage": 97.5}),
+            }
+        ],
+        "salesAndTrafficByAsin": [
+            {
+                "parentAsin": "B0PARENT01",
+                "childAsin": "B0CHILD001",
+                **_st_sections(ST_BY_ASIN_FIELDS, {"orderedProductSales": 59.97, "sessions": 40}),
+            }
+        ],
+    }
+    parsed = parse_sales_and_traffic(io.BytesIO(json.dumps(doc).encode()))
+    day = dt.date(2025, 3, 1)
+    assert replace_sales_traffic_day(db, marketplace=US, day=day, document=parsed, report_id="st-1") == (1, 1)
+    got = db.execute(
+        "select d.ordered_product_sales, d.buy_box_percentage, a.ordered_product_sales, a.sessions, a.sku, a.report_date"
+        " from raw_amazon.sp_sales_traffic_by_date d join raw_amazon.sp_sales_traffic_by_asin a using (marketplace)"
+    ).fetchone()
+    assert got == (Decimal("1234.56"), Decimal("97.5"), Decimal("59.97"), 40, "", day)
+
+
+def test_ads_document_with_ids_beyond_2_pow_53(db: psycopg.Connection) -> None:
+    big = 2**53 + 1
+    ids = f'"campaignId":{big},"adGroupId":{big + 2},"adId":{big + 4}'
+    text = (
+        f'[{{"date":"2025-03-01",{ids},"impressions":10,"clicks":1,"cost":0.35,"spend":0.35,"sales7d":19.99,'
+        f'"purchases7d":1,"advertisedAsin":"B0TEST0001"}},'
+        f'{{"date":"2025-03-02",{ids},"impressions":0,"clicks":0,"cost":0,"spend":0,"sales7d":0,'
+        f'"purchases7d":0,"advertisedAsin":"B0TEST0001"}}]'
+    )
+    assert json.loads(text)[0]["adId"] == big + 4
+    counts = replace_ads_advertised_product(
+        db,
+        marketplace=US,
+        profile_id=big,
+        days=[dt.date(2025, 3, 1), dt.date(2025, 3, 2)],
+        rows=iter_sp_advertised_product_rows(io.BytesIO(text.encode())),
+        report_id="ads-1",
+    )
+    assert sum(counts.values()) == 2
+    got = db.execute(
+        "select campaign_id, ad_group_id, ad_id, cost, sales_7d from raw_amazon.ads_sp_advertised_product"
+        " where report_date = '2025-03-01'"
+    ).fetchone()
+    assert got == (big, big + 2, big + 4, Decimal("0.35"), Decimal("19.99"))
