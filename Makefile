@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint ui simulator dbt-parse clean
+.PHONY: install demo test lint ui clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,15 +12,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# dagster-dbt reads dbt's manifest; it is produced here (never at import time). No database needed.
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' -o -name '*.md' \) -print)
+$(MANIFEST): $(STAMP) $(DBT_SOURCES)
+	$(BIN)/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
+
+install: $(STAMP) $(MANIFEST)
 
 ## make demo: embedded Postgres + local Amazon simulator, the last 7 complete days for all 11 marketplaces
 ## through Dagster, dbt build, then a summary per marketplace.
-demo: $(STAMP)
+demo: $(STAMP) $(MANIFEST)
 	$(BIN)/chalkola demo
 
 ## make test: the whole test suite (unit, contract, integration, end to end).
-test: $(STAMP)
+test: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -28,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check chalkola_pipelines tests benchmarks
 
 ## make ui: the Dagster UI on the instance and database the demo used.
-ui: $(STAMP)
+ui: $(STAMP) $(MANIFEST)
 	$(BIN)/chalkola ui
 
 clean:

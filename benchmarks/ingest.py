@@ -164,7 +164,7 @@ def write_csv(path: Path, rows: Iterable[Sequence[Any]]) -> int:
 def make_seller(seed: int, scale: float) -> Any:
     from chalkola_pipelines.simulator.seller import SyntheticSeller
 
-    return SyntheticSeller(seed=seed, scale=scale)
+    return SyntheticSeller(seed=seed, marketplaces=[MARKETPLACE], scale=scale)
 
 
 def _dumps_json(obj: Any) -> bytes:

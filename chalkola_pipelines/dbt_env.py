@@ -39,7 +39,9 @@ def dbt_env_for(url: str) -> dict[str, str]:
     query = {key: values[-1] for key, values in parse_qs(parts.query).items() if values}
     dbname = unquote(parts.path.lstrip("/")) or query.get("dbname", "")
     if not dbname:
-        raise DbtEnvError("Warehouse URL names no database: add /dbname after the host, e.g. postgresql://…/chalkola.")
+        raise DbtEnvError(
+            "Warehouse URL names no database: add /dbname after the host, e.g. postgresql://…/chalkola."
+        )
     host = query.get("host") or parts.hostname or "localhost"
     try:
         port = int(query.get("port") or parts.port or DEFAULT_PG_PORT)

@@ -16,7 +16,11 @@ from chalkola_pipelines.defs.ads import ads_profiles, build_ads_sp_advertised_pr
 from chalkola_pipelines.defs.dbt import build_dbt_assets, build_dbt_resource
 from chalkola_pipelines.defs.jobs import DBT_MARTS_JOB, JOB_OF_ASSET, build_jobs
 from chalkola_pipelines.defs.orders import build_sp_orders
-from chalkola_pipelines.defs.partitions import configured_marketplaces, daily_marketplace_partitions, history_start_date
+from chalkola_pipelines.defs.partitions import (
+    configured_marketplaces,
+    daily_marketplace_partitions,
+    history_start_date,
+)
 from chalkola_pipelines.defs.resources import build_amazon_resource, build_warehouse_resource
 from chalkola_pipelines.defs.sales_traffic import build_sp_sales_traffic
 from chalkola_pipelines.defs.schedules import build_schedules

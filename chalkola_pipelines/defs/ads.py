@@ -11,7 +11,6 @@ while the day was still available are kept). A marketplace without an Ads profil
 with ``status: NO_ADS_PROFILE`` (the seller does not advertise there).
 """
 
-
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -158,7 +157,9 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
         group_name=RAW_GROUP,
         partitions_def=partitions_def,
         deps=[ADS_PROFILES],
-        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_DAYS_PER_RUN[ADS_SP_ADVERTISED_PRODUCT]),
+        backfill_policy=dg.BackfillPolicy.multi_run(
+            max_partitions_per_run=MAX_DAYS_PER_RUN[ADS_SP_ADVERTISED_PRODUCT]
+        ),
         pool=POOL,
         output_required=False,
         check_specs=ADS_CHECK_SPECS,
@@ -263,7 +264,12 @@ def _reports(
 ) -> Iterator[tuple[dt.date, dt.date, str, Any, list[str], str]]:
     """(start, end, report id, document path, request ids, amazon|landing) per ≤ 31-day chunk, in order."""
     scope = str(profile_id)
-    ident = {"source": ADS_SOURCE, "report_type": REPORT_TYPE, "region": mkt.region, "options": REPORT_OPTIONS}
+    ident = {
+        "source": ADS_SOURCE,
+        "report_type": REPORT_TYPE,
+        "region": mkt.region,
+        "options": REPORT_OPTIONS,
+    }
     resume: dict[tuple[dt.date, dt.date], str] = {}
     local: dict[tuple[dt.date, dt.date], tuple[str, Any, list[str]]] = {}
     for start, end in chunks:
@@ -308,7 +314,9 @@ def _reports(
     for chunk in chunks:
         if chunk in local:
             report_id, path, request_ids = local[chunk]
-            context.log.info(f"Ads report {report_id} ({chunk[0]}..{chunk[1]}) re-parsed from the landing store")
+            context.log.info(
+                f"Ads report {report_id} ({chunk[0]}..{chunk[1]}) re-parsed from the landing store"
+            )
             yield chunk[0], chunk[1], report_id, path, request_ids, "landing"
         elif chunk in fetched:
             report_id, path, request_ids = fetched[chunk]
@@ -348,7 +356,9 @@ def _kept(
         "select count(*) from raw_amazon.ads_sp_advertised_product where marketplace = %s and report_date = %s",
         (md.marketplace.code, day),
     ).fetchone()[0]
-    context.log.info(f"ads_sp_advertised_product {md.key_for(day)}: {status} ({reason}); {kept} earlier rows kept")
+    context.log.info(
+        f"ads_sp_advertised_product {md.key_for(day)}: {status} ({reason}); {kept} earlier rows kept"
+    )
     return dg.AssetMaterialization(
         asset_key=context.asset_key,
         partition=md.key_for(day),

@@ -82,7 +82,9 @@ def rows_match_document(
             passed=True,
             metadata={"days_checked": 0, "note": "no partition was loaded from a document in this run"},
         )
-    actual = {row[0]: int(row[1]) for row in conn.execute(table_counts_sql, (marketplace.code, days)).fetchall()}
+    actual = {
+        row[0]: int(row[1]) for row in conn.execute(table_counts_sql, (marketplace.code, days)).fetchall()
+    }
     mismatches = {
         d.isoformat(): f"table {actual.get(d, 0)} vs document {expected[d]}"
         for d in days
@@ -191,7 +193,9 @@ def sales_traffic_totals_match(
             relative = diff / abs(total) if total else (Decimal(0) if diff == 0 else Decimal(1))
             worst = max(worst, relative if diff > ST_TOTALS_SLACK else Decimal(0))
             if diff > ST_TOTALS_SLACK and relative > ST_TOTALS_TOLERANCE:
-                deviations[f"{day.isoformat()} {metric}"] = f"byDate {total} vs byAsin {summed} ({relative:.2%})"
+                deviations[f"{day.isoformat()} {metric}"] = (
+                    f"byDate {total} vs byAsin {summed} ({relative:.2%})"
+                )
     return dg.AssetCheckResult(
         asset_key=SP_SALES_TRAFFIC,
         check_name=ST_TOTALS_MATCH,

@@ -9,10 +9,10 @@ marketplace-days to rebuild (new raw loads since the last build + a lookback), s
 unpartitioned.
 """
 
-
 import contextlib
 import os
 import shutil
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -32,7 +32,7 @@ from dagster_dbt import (
 from chalkola_pipelines.dbt_env import DBT_PROJECT_DIR, dbt_env_for
 from chalkola_pipelines.defs.resources import WarehouseResource
 
-DBT_POOL = "warehouse_dbt"
+DBT_POOL = "dbt"
 PARSE_HINT = (
     "run `make dbt-parse` (or `.venv/bin/dbt parse --project-dir dbt_project --profiles-dir dbt_project`) "
     "to produce it"
@@ -60,6 +60,25 @@ def build_dbt_resource() -> DbtCliResource:
     )
 
 
+def ensure_dbt_manifest() -> Path:
+    """Run ``dbt parse`` if the manifest is missing (install / test-setup time, never at import)."""
+    manifest = Path(dbt_project.manifest_path)
+    if not manifest.is_file():
+        subprocess.run(
+            [
+                dbt_executable(),
+                "parse",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return manifest
+
+
 class ChalkolaDbtTranslator(DagsterDbtTranslator):
     """Groups by project folder: ``staging`` (views) and ``marts`` (tables and the marketplace seed).
 
@@ -69,7 +88,9 @@ class ChalkolaDbtTranslator(DagsterDbtTranslator):
     def __init__(self) -> None:
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = manifest.get("nodes", {}).get(unique_id) or manifest.get("sources", {}).get(unique_id) or {}
         if node.get("resource_type") == "source":

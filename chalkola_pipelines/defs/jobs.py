@@ -39,6 +39,7 @@ RAW_AMAZON_JOB = "raw_amazon_job"
 DBT_MARTS_JOB = "dbt_marts_job"
 
 REGION_TAG = "amazon/region"
+API_TAG = "amazon/api"  # dagster.yaml limits concurrent runs per Amazon API (sp_reports | ads_reporting | dbt)
 LAUNCHED_BY_TAG = "chalkola/launched_by"
 
 # the most days one run of each source should cover (one report per run where the API allows it)
@@ -46,6 +47,11 @@ MAX_DAYS_PER_RUN: Mapping[str, int] = {
     SP_SALES_TRAFFIC: 7,  # one single-day report per day anyway: keep failures/retries small
     SP_ORDERS: 30,  # GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL: ≤ 30 days per report
     ADS_SP_ADVERTISED_PRODUCT: 31,  # Ads v3 spAdvertisedProduct: ≤ 31 days per report
+}
+API_OF_ASSET: Mapping[str, str] = {
+    SP_SALES_TRAFFIC: "sp_reports",
+    SP_ORDERS: "sp_reports",
+    ADS_SP_ADVERTISED_PRODUCT: "ads_reporting",
 }
 JOB_OF_ASSET: Mapping[str, str] = {
     SP_SALES_TRAFFIC: SP_SALES_TRAFFIC_JOB,
@@ -61,6 +67,7 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
             JOB_OF_ASSET[name],
             selection=dg.AssetSelection.assets(name),
             description=f"Load raw_amazon for `{name}` (one marketplace per run; single day or range).",
+            tags={API_TAG: API_OF_ASSET[name]},
         )
         for name in (SP_SALES_TRAFFIC, SP_ORDERS, ADS_SP_ADVERTISED_PRODUCT)
     }
@@ -80,6 +87,7 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
             DBT_MARTS_JOB,
             selection=dg.AssetSelection.groups("staging", "marts"),
             description="`dbt build` of the staging views and the marts (tests included).",
+            tags={API_TAG: "dbt"},
         ),
     ]
 
@@ -113,7 +121,9 @@ def marketplace_run_request(
             partition_key=str(partition_key(first, mkt)),
             tags=all_tags,
         )
-    return dg.RunRequest(run_key=run_key, job_name=job_name, tags={**range_tags(mkt, first, last), **all_tags})
+    return dg.RunRequest(
+        run_key=run_key, job_name=job_name, tags={**range_tags(mkt, first, last), **all_tags}
+    )
 
 
 def run_tags_for(marketplace: Marketplace | str, first: dt.date, last: dt.date) -> dict[str, str]:

@@ -8,7 +8,6 @@ window, or older than two years) ends as successful partitions with ``status: CA
 loaded; rows loaded earlier are left as they are.
 """
 
-
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -57,7 +56,9 @@ def orders_window(
     return start, min(end, latest.replace(microsecond=0))
 
 
-def orders_spec(marketplace: Marketplace, first: dt.date, last: dt.date, now: dt.datetime | None = None) -> Any:
+def orders_spec(
+    marketplace: Marketplace, first: dt.date, last: dt.date, now: dt.datetime | None = None
+) -> Any:
     from chalkola_pipelines.amazon.sp_reports import ReportSpec
 
     start, end = orders_window(marketplace, first, last, now)
@@ -101,7 +102,10 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
         today = local_today(mkt)
         expected: dict[dt.date, int] = {}
         limiter = warehouse.rate_limiter()
-        with LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client, warehouse.connect() as conn:
+        with (
+            LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client,
+            warehouse.connect() as conn,
+        ):
             for first, last in split_days(md.first, md.last, MAX_DAYS_PER_REPORT):
                 days = [d for d in md.days if first <= d <= last]
                 chunk = MarketplaceDays(mkt, tuple(days))
@@ -141,7 +145,11 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
                         },
                     )
             yield rows_match_document(
-                asset=SP_ORDERS, conn=conn, table_counts_sql=ORDER_COUNTS_SQL, marketplace=mkt, expected=expected
+                asset=SP_ORDERS,
+                conn=conn,
+                table_counts_sql=ORDER_COUNTS_SQL,
+                marketplace=mkt,
+                expected=expected,
             )
 
     return sp_orders

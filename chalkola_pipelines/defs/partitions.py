@@ -79,6 +79,20 @@ def daily_marketplace_partitions(
     )
 
 
+def date_bounds(partitions_def: dg.MultiPartitionsDefinition, now: dt.datetime) -> tuple[dt.date, dt.date]:
+    """(first, last) date of the partition set as of ``now``."""
+    daily = partitions_def.get_partitions_def_for_dimension(DATE_DIM)
+    if not isinstance(daily, dg.TimeWindowPartitionsDefinition):
+        raise PartitionConfigError("the date dimension must be a time-window partitions definition")
+    with dg.partition_loading_context(effective_dt=now):
+        first, last = daily.get_first_partition_key(), daily.get_last_partition_key()
+    if first is None or last is None:
+        raise PartitionConfigError(
+            f"the date partitions are empty at {now.isoformat()}: check {START_DATE_ENV}"
+        )
+    return dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+
+
 def partition_key(day: dt.date, marketplace: Marketplace | str) -> dg.MultiPartitionKey:
     """The multi-partition key of one marketplace-day (``str()`` gives ``"2026-11-20|US"``)."""
     code = marketplace if isinstance(marketplace, str) else marketplace.code

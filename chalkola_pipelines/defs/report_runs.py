@@ -132,18 +132,24 @@ def fetch_sp_report(
     entry = ledger.find_resumable(scope=marketplace.code, max_age=max_age, **ident)
     landed = landed_document(entry)
     if entry is not None and entry.report_id and landed is not None:
-        log_fn(f"report {entry.report_id} ({spec.report_type} {window}) re-parsed from the landing store {landed}")
+        log_fn(
+            f"report {entry.report_id} ({spec.report_type} {window}) re-parsed from the landing store {landed}"
+        )
         return ReportOutcome("DONE", entry.report_id, window, landed, list(entry.request_ids), "landing")
 
     def on_report_id(report_id: str, status: str) -> None:
-        ledger.record(marketplace=marketplace.code, profile_id=None, report_id=report_id, status=status, **ident)
+        ledger.record(
+            marketplace=marketplace.code, profile_id=None, report_id=report_id, status=status, **ident
+        )
 
     def dest(report_id: str) -> Path:
         return landing.path_for(SP_SOURCE, spec.report_type, marketplace.code, report_id, ".gz")
 
     resume = entry.report_id if entry is not None else None
     if resume:
-        log_fn(f"resuming report {resume} ({spec.report_type} {window}) from the ledger (status {entry.status})")
+        log_fn(
+            f"resuming report {resume} ({spec.report_type} {window}) from the ledger (status {entry.status})"
+        )
     sp: SpReportsClient = client.get()
     result = sp.fetch(spec, dest, resume_report_id=resume, on_report_id=on_report_id)
     ledger.update(
@@ -163,7 +169,9 @@ def mark_loaded(ledger: ReportLedger, source: str, report_id: str, rows: int) ->
     ledger.update(source, report_id, status="LOADED", row_count=rows)
 
 
-def mark_failed(ledger: ReportLedger, source: str, report_id: str | None, status: str | None, error: str) -> None:
+def mark_failed(
+    ledger: ReportLedger, source: str, report_id: str | None, status: str | None, error: str
+) -> None:
     """Record an error on the ledger entry (never raises: the original error matters more)."""
     if not report_id:
         return
@@ -174,7 +182,12 @@ def mark_failed(ledger: ReportLedger, source: str, report_id: str | None, status
 
 
 def report_failure(
-    what: str, exc: BaseException, *, report_id: str | None = None, document: Path | None = None, todo: str = ""
+    what: str,
+    exc: BaseException,
+    *,
+    report_id: str | None = None,
+    document: Path | None = None,
+    todo: str = "",
 ) -> dg.Failure:
     """One clear Failure: '<partitions>: <error>. <what to do>' (no secrets: errors never carry them)."""
     parts = [f"{what}: {exc}"]
@@ -227,7 +240,12 @@ def failures_named(
         report_id = getattr(exc, "report_id", None) or current.get("report_id")
         mark_failed(ledger, source, report_id, "FATAL" if source == SP_SOURCE else "FAILED", str(exc))
         raise report_failure(what, exc, report_id=report_id) from exc
-    except (SalesTrafficFormatError, OrderReportFormatError, AdsReportFormatError, DocumentCorruptError) as exc:
+    except (
+        SalesTrafficFormatError,
+        OrderReportFormatError,
+        AdsReportFormatError,
+        DocumentCorruptError,
+    ) as exc:
         mark_failed(ledger, source, current.get("report_id"), None, str(exc))
         raise report_failure(
             what, exc, report_id=current.get("report_id"), document=current.get("path"), todo=PARSE_TODO

@@ -67,6 +67,12 @@ class AmazonApiResource(dg.ConfigurableResource):
     ads_refresh_token_na: str | None = _secret("Ads API refresh token, North America (ADS_REFRESH_TOKEN_NA)")
     ads_refresh_token_eu: str | None = _secret("Ads API refresh token, Europe (ADS_REFRESH_TOKEN_EU)")
     ads_refresh_token_fe: str | None = _secret("Ads API refresh token, Far East (ADS_REFRESH_TOKEN_FE)")
+    sp_report_poll_seconds: float = Field(
+        default=1.0, description="First getReport polling interval (grows ×1.5 up to 60 s)"
+    )
+    ads_report_poll_seconds: float = Field(
+        default=5.0, description="First getAsyncReport polling interval (grows ×1.5 up to 120 s)"
+    )
 
     # -- credentials
     def sp_credentials(self, marketplace: Marketplace) -> LwaCredentials:
@@ -94,8 +100,10 @@ class AmazonApiResource(dg.ConfigurableResource):
 
         token = getattr(self, f"ads_refresh_token_{region}")
         if not token:
-            who = f"Marketplace {marketplace.code} is in region {region.upper()}" if marketplace else (
-                f"Region {region.upper()} was requested"
+            who = (
+                f"Marketplace {marketplace.code} is in region {region.upper()}"
+                if marketplace
+                else (f"Region {region.upper()} was requested")
             )
             raise MissingCredentialError(
                 f"{who} but {ADS_TOKEN_ENV[region]} is not set: add the seller's Ads API refresh token for "
@@ -131,7 +139,7 @@ class AmazonApiResource(dg.ConfigurableResource):
             marketplace.region, credentials, endpoints=self.endpoints(), rate_limiter=rate_limiter
         )
         try:
-            yield SpReportsClient(http)
+            yield SpReportsClient(http, poll_initial_seconds=self.sp_report_poll_seconds)
         finally:
             http.close()
 
@@ -146,7 +154,7 @@ class AmazonApiResource(dg.ConfigurableResource):
         credentials = self.ads_credentials(region, marketplace)
         http = ads_http_client(region, credentials, endpoints=self.endpoints(), rate_limiter=rate_limiter)
         try:
-            yield AdsClient(http)
+            yield AdsClient(http, poll_initial_seconds=self.ads_report_poll_seconds)
         finally:
             http.close()
 
@@ -157,7 +165,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
     database_url: str | None = _secret("Warehouse URL (DATABASE_URL); unset → the embedded PostgreSQL")
     landing_dir: str | None = Field(
-        default=None, description="Where report documents are archived (default CHALKOLA_LANDING_DIR / .chalkola)"
+        default=None,
+        description="Where report documents are archived (default CHALKOLA_LANDING_DIR / .chalkola)",
     )
     rate_limit_namespace: str = Field(
         default="default",
@@ -215,6 +224,14 @@ def build_amazon_resource(environ: Mapping[str, str] = os.environ) -> AmazonApiR
     fields: dict[str, Any] = {}
     for name in (*SP_SECRET_ENV, *ADS_SECRET_ENV, *SP_TOKEN_ENV.values(), *ADS_TOKEN_ENV.values()):
         fields[name.lower()] = _env_var_if_set(name, environ)
+    for name, attr in (("CHALKOLA_SP_REPORT_POLL_SECONDS", "sp_report_poll_seconds"),
+                       ("CHALKOLA_ADS_REPORT_POLL_SECONDS", "ads_report_poll_seconds")):  # fmt: skip
+        value = (environ.get(name) or "").strip()
+        if value:
+            try:
+                fields[attr] = float(value)
+            except ValueError:
+                raise ValueError(f"{name}={value!r} is not a number of seconds") from None
     return AmazonApiResource(**{k: v for k, v in fields.items() if v is not None})
 
 

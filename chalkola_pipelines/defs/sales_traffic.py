@@ -7,7 +7,6 @@ local day — Amazon reads only the date part). Writes ``raw_amazon.sp_sales_tra
 successful partition with ``status: CANCELLED`` and 0 rows loaded; rows loaded earlier are left as they are.
 """
 
-
 import datetime as dt
 from collections import Counter
 from typing import Any
@@ -59,7 +58,9 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
         name=SP_SALES_TRAFFIC,
         group_name=RAW_GROUP,
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_DAYS_PER_RUN[SP_SALES_TRAFFIC]),
+        backfill_policy=dg.BackfillPolicy.multi_run(
+            max_partitions_per_run=MAX_DAYS_PER_RUN[SP_SALES_TRAFFIC]
+        ),
         pool=POOL,
         output_required=False,
         check_specs=SALES_TRAFFIC_CHECK_SPECS,
@@ -67,7 +68,9 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
         metadata={"tables": "raw_amazon.sp_sales_traffic_by_date, raw_amazon.sp_sales_traffic_by_asin"},
         description=__doc__,
     )
-    def sp_sales_traffic(context: AssetExecutionContext, amazon: AmazonApiResource, warehouse: WarehouseResource):
+    def sp_sales_traffic(
+        context: AssetExecutionContext, amazon: AmazonApiResource, warehouse: WarehouseResource
+    ):
         md = run_marketplace_days(context)
         mkt = md.marketplace
         amazon.sp_credentials(mkt)  # fail fast, with the missing variable named, before any work
@@ -79,7 +82,10 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
         failures: list[str] = []
         unknown_fields: Counter[str] = Counter()
         limiter = warehouse.rate_limiter()
-        with LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client, warehouse.connect() as conn:
+        with (
+            LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client,
+            warehouse.connect() as conn,
+        ):
             for day in md.days:
                 key = md.key_for(day)
                 current: dict[str, Any] = {}

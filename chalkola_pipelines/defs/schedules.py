@@ -35,6 +35,7 @@ from chalkola_pipelines.defs.jobs import (
     SP_SALES_TRAFFIC,
     marketplace_run_request,
 )
+from chalkola_pipelines.defs.partitions import date_bounds
 from chalkola_pipelines.marketplaces import Marketplace
 
 TICK_HOURS_UTC = (2, 10, 18)
@@ -112,16 +113,6 @@ def nightly_run_requests(
         )
 
 
-def _date_bounds(partitions_def: dg.MultiPartitionsDefinition, now: dt.datetime) -> tuple[dt.date, dt.date]:
-    daily = partitions_def.get_partitions_def_for_dimension("date")
-    assert isinstance(daily, dg.TimeWindowPartitionsDefinition)
-    first = daily.get_first_partition_key()
-    last = daily.get_last_partition_key(current_time=now)
-    if first is None or last is None:
-        raise dg.DagsterInvariantViolationError("the date partitions are empty: check CHALKOLA_START_DATE")
-    return dt.date.fromisoformat(first), dt.date.fromisoformat(last)
-
-
 def build_nightly_schedule(
     window: NightlyWindow, marketplaces: Sequence[Marketplace], partitions_def: dg.MultiPartitionsDefinition
 ) -> dg.ScheduleDefinition:
@@ -142,7 +133,7 @@ def build_nightly_schedule(
         tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
         if tick.tzinfo is None:
             tick = tick.replace(tzinfo=dt.UTC)
-        earliest, latest = _date_bounds(partitions_def, tick)
+        earliest, latest = date_bounds(partitions_def, tick)
         requests = list(nightly_run_requests(window, marketplaces, tick, earliest=earliest, latest=latest))
         if not requests:
             return dg.SkipReason(f"no marketplace is at local 10:00–18:00 at {tick.isoformat()}")

@@ -40,6 +40,7 @@ from chalkola_pipelines.defs.jobs import (
 from chalkola_pipelines.defs.partitions import (
     RANGE_END_TAG,
     RANGE_START_TAG,
+    date_bounds,
     marketplace_days_from_keys,
 )
 from chalkola_pipelines.marketplaces import Marketplace, Region, get_marketplace
@@ -192,8 +193,6 @@ def build_history_backfill_sensor(
     minimum_interval_seconds: int = 60,
 ) -> dg.SensorDefinition:
     """The historical backfill sensor (default STOPPED: start it in the UI once credentials work)."""
-    daily = partitions_def.get_partitions_def_for_dimension("date")
-    assert isinstance(daily, dg.TimeWindowPartitionsDefinition)
 
     @dg.sensor(
         name=HISTORY_SENSOR,
@@ -210,10 +209,7 @@ def build_history_backfill_sensor(
         cursor = _parse_cursor(context.cursor)
         round_no = int(cursor.get("round", 1))
         now = dt.datetime.now(dt.UTC)
-        first_key, last_key = daily.get_first_partition_key(), daily.get_last_partition_key(current_time=now)
-        if first_key is None or last_key is None:
-            return dg.SkipReason("the date partitions are empty")
-        earliest, latest = dt.date.fromisoformat(first_key), dt.date.fromisoformat(last_key)
+        earliest, latest = date_bounds(partitions_def, now)
 
         # days already covered by a run of this round that did not succeed (in flight, failed, cancelled)
         covered: dict[tuple[str, str], set[dt.date]] = defaultdict(set)
@@ -258,7 +254,9 @@ def build_history_backfill_sensor(
             )
         total_in_flight = sum(in_flight.values())
         if missing or total_in_flight:
-            return dg.SkipReason(f"round {round_no}: {total_in_flight} history runs in flight; waiting for a free slot")
+            return dg.SkipReason(
+                f"round {round_no}: {total_in_flight} history runs in flight; waiting for a free slot"
+            )
         if failed_left and round_no < MAX_ROUNDS:
             context.update_cursor(json.dumps({"round": round_no + 1}))
             return dg.SkipReason(
@@ -321,7 +319,9 @@ def build_dbt_after_raw_loads_sensor(
         raw_in_flight = [run for run in in_flight if run.job_name != DBT_MARTS_JOB]
         waited = dt.datetime.now(dt.UTC) - dt.datetime.fromtimestamp(oldest_ts, dt.UTC)
         if raw_in_flight and waited < max_wait:
-            return dg.SkipReason(f"waiting for {len(raw_in_flight)} queued/running runs before building the marts")
+            return dg.SkipReason(
+                f"waiting for {len(raw_in_flight)} queued/running runs before building the marts"
+            )
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=f"dbt:{newest}", tags={LAUNCHED_BY_TAG: DBT_SENSOR})],
             cursor=json.dumps({"storage_id": newest}),

@@ -151,6 +151,8 @@ def _finish(ctx: Ctx, response: Response) -> Response:
 def _error_response(ctx: Ctx, err: ApiError) -> Response:
     if ctx.api == "download":
         return _s3_error(err.status, err.code, err.message)
+    if ctx.operation == "listProfiles":  # the general Ads error object: {code, details}
+        return _json(err.status, {"code": err.code, "details": err.message}, headers=err.headers)
     return _json(err.status, _error_body(ctx.api, err.status, err.code, err.message), headers=err.headers)
 
 
@@ -322,6 +324,8 @@ def endpoint(api: str, operation: str, handler: Handler, *, auth: str | None = N
             response = await handler(ctx)
         except ApiError as err:
             response = _error_response(ctx, err)
+        # the path only: never the query string (presigned signatures) nor any header (tokens)
+        log.info("%s %s %s → %s", operation, request.method, request.url.path, response.status_code)
         return _finish(ctx, response)
 
     route.__name__ = operation
@@ -337,7 +341,7 @@ def _base_url(ctx: Ctx) -> str:
     return str(ctx.request.base_url).rstrip("/")
 
 
-def _parse_datetime(value: Any, name: str, api: str = "sp") -> dt.datetime:
+def _parse_datetime(value: Any, name: str) -> dt.datetime:
     if not isinstance(value, str) or not value.strip():
         raise ApiError(400, "InvalidInput", f"{name} must be an ISO 8601 date-time string")
     text = value.strip()
@@ -475,7 +479,9 @@ async def create_report(ctx: Ctx) -> Response:
     now = ctx.state.clock.now()
     if start > end:
         raise ApiError(400, "InvalidInput", "dataStartTime must be before or equal to dataEndTime")
-    if start > now:
+    # S&T reads only the date part (a marketplace-local day, up to 14 h ahead of UTC); others are instants
+    latest_start = (now + dt.timedelta(hours=14)).date() if report_type == content.SALES_AND_TRAFFIC else None
+    if (start.date() > latest_start) if latest_start else (start > now):
         raise ApiError(400, "InvalidInput", "dataStartTime must be prior to the current date and time")
 
     outcome, error = "DONE", None

@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--fault",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="OP:KIND[:COUNT[:k=v,...]]",
         help="inject a fault, e.g. createReport:429:3 or getReportDocument:expired_url:1 (repeatable)",

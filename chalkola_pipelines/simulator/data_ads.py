@@ -18,7 +18,7 @@ from chalkola_pipelines.simulator.data_catalogue import PRODUCT_LINES, Listing, 
 from chalkola_pipelines.simulator.data_sales import AsinAggregate
 
 #: Seller-wide Sponsored Products spend target at scale 1 and season 1.0, in USD per day.
-_SPEND_USD_PER_DAY = 3_000.0
+_SPEND_USD_PER_DAY = 2_500.0
 _TOTAL_DEMAND = 1.985  # sum of the default eleven marketplaces' demand shares
 _TARGETING = (("Auto", 1.0), ("Exact", 0.8), ("Broad", 0.9), ("Phrase", 0.7), ("Product Targeting", 0.5))
 
@@ -126,7 +126,10 @@ def build_ads_account(
     n_ads = len(ad_asin)
     asin_idx = np.array(ad_asin, dtype=np.int64)
     base = listing.base_sessions[asin_idx] if n_ads else np.zeros(0)
-    weight = np.sqrt(base + 0.5) * np.array(ad_type_factor) * rng.lognormal(0.0, 0.5, size=n_ads)
+    # Clicks per ASIN follow its traffic (so ads convert into the ASIN's real orders), split over its ads.
+    ads_per_asin = np.bincount(asin_idx, minlength=len(listing.products))[asin_idx] if n_ads else base
+    weight = (base + 0.05) / np.maximum(ads_per_asin, 1) * np.array(ad_type_factor)
+    weight = weight * rng.lognormal(0.0, 0.3, size=n_ads)
     weight = weight / weight.mean() if n_ads else weight
     ad_ids = np.array(_ids(rng, n_ads, used), dtype=np.int64)
     target_local = _SPEND_USD_PER_DAY * eco.demand / _TOTAL_DEMAND * eco.fx * minor
@@ -153,7 +156,7 @@ def build_ads_account(
         ad_line=listing.line_index[asin_idx] if n_ads else np.zeros(0, dtype=np.int64),
         ad_weight=weight,
         ad_ctr=np.clip(rng.lognormal(np.log(0.0045), 0.35, size=n_ads), 0.001, 0.03),
-        ad_cvr=np.clip(rng.lognormal(np.log(0.10), 0.3, size=n_ads), 0.02, 0.3),
+        ad_cvr=np.clip(rng.lognormal(np.log(0.15), 0.3, size=n_ads), 0.03, 0.4),
         ad_bid=np.array(ad_bid, dtype=np.int64),
         ad_start_ordinal=start_ord[np.array(ad_campaign, dtype=np.int64)] if n_ads else start_ord[:0],
         clicks_per_ad=clicks_per_ad,
@@ -202,27 +205,41 @@ def generate_ads_day(seed: int, account: AdsAccount, listing: Listing, agg: Asin
     ctr = np.clip(account.ad_ctr * rng.lognormal(0.0, 0.2, size=n), 0.0, 0.2)
     clicks = rng.binomial(impressions, ctr).astype(np.int64)
     cpc = np.maximum(2, np.rint(account.ad_bid * rng.uniform(0.6, 1.0, size=n))).astype(np.int64)
-    d7 = rng.binomial(clicks, account.ad_cvr).astype(np.int64)
+    # Amazon stops serving a campaign once a day's spend reaches ~125 % of its daily budget.
+    budget = np.array(account.campaign_budget, dtype=np.float64) * 1.25
+    campaign_cost = np.bincount(account.ad_campaign, weights=clicks * cpc, minlength=budget.shape[0])
+    over = np.where(campaign_cost > budget, budget / np.maximum(campaign_cost, 1.0), 1.0)
+    if n and bool((over < 1.0).any()):
+        clicks = np.floor(clicks * over[account.ad_campaign]).astype(np.int64)
+        impressions = np.floor(impressions * over[account.ad_campaign]).astype(np.int64)
+        clicks = np.minimum(clicks, impressions)
+    if fraction < 1.0:  # today: only the part of the day that has passed
+        f = max(0.0, fraction)
+        impressions = np.floor(impressions * f).astype(np.int64)
+        clicks = np.minimum(np.floor(clicks * f).astype(np.int64), impressions)
+    # Ad-attributed orders are a share (50–70 %) of the ASIN's real order items, spread over its ads by
+    # clicks; the ad's own conversion rate modulates it.
+    n_asins = agg.items.shape[0]
+    clicks_asin = np.bincount(account.ad_asin, weights=clicks, minlength=n_asins) if n else np.zeros(n_asins)
+    share = float(rng.uniform(0.5, 0.7))
+    q = np.clip(agg.items * share / np.maximum(clicks_asin, 1.0), 0.0, 0.9)
+    cvr = np.clip(q[account.ad_asin] * account.ad_cvr / 0.15, 0.0, 0.95) if n else np.zeros(0)
+    d7 = rng.binomial(clicks, cvr).astype(np.int64)
     d14 = rng.binomial(clicks, 0.012).astype(np.int64)
     d30 = rng.binomial(clicks, 0.006).astype(np.int64)
     p1_share = rng.uniform(0.75, 0.95, size=n)
     r_other = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(0.0, 0.08, size=n))
-    if fraction < 1.0:
-        f = max(0.0, fraction)
-        impressions = np.floor(impressions * f).astype(np.int64)
-        clicks = np.minimum(np.floor(clicks * f).astype(np.int64), impressions)
-        d7 = np.minimum(np.floor(d7 * f).astype(np.int64), clicks)
-        d14 = np.minimum(np.floor(d14 * f).astype(np.int64), clicks)
-        d30 = np.minimum(np.floor(d30 * f).astype(np.int64), clicks)
     cost = clicks * cpc
 
     a = account.ad_asin
     items, units_asin, sales_asin = agg.items, agg.units, agg.sales
-    p7 = _cap_alloc(d7, a, np.floor(0.80 * items))
-    used7 = np.bincount(a, weights=p7, minlength=items.shape[0]) if n else np.zeros_like(items)
-    p14 = p7 + _cap_alloc(d14, a, np.maximum(0, np.floor(0.90 * items) - used7))
-    used14 = np.bincount(a, weights=p14, minlength=items.shape[0]) if n else np.zeros_like(items)
-    p30 = p14 + _cap_alloc(d30, a, np.maximum(0, np.floor(0.92 * items) - used14))
+    # Same-SKU attribution: the sum over an ASIN's ads never exceeds the ASIN's order items of the day.
+    n_asins = items.shape[0]
+    p7 = _cap_alloc(d7, a, items.astype(np.float64))
+    used7 = np.bincount(a, weights=p7, minlength=n_asins) if n else np.zeros(n_asins)
+    p14 = p7 + _cap_alloc(d14, a, np.maximum(0.0, items - used7))
+    used14 = np.bincount(a, weights=p14, minlength=n_asins) if n else np.zeros(n_asins)
+    p30 = p14 + _cap_alloc(d30, a, np.maximum(0.0, items - used14))
     p1 = np.floor(p7 * p1_share).astype(np.int64)
 
     i_a = items[a]
@@ -231,23 +248,26 @@ def generate_ads_day(seed: int, account: AdsAccount, listing: Listing, agg: Asin
     safe_i = np.maximum(i_a, 1)
     safe_u = np.maximum(u_a, 1)
     windows = {1: p1, 7: p7, 14: p14, 30: p30}
+    units_same = {w: np.where(i_a > 0, p * u_a // safe_i, 0) for w, p in windows.items()}
+    sales_same = {w: np.where(u_a > 0, u * s_a // safe_u, 0) for w, u in units_same.items()}
+    # Other-SKU ("halo") sales: a few % on top, scaled down per ASIN so that sales30d over the ASIN's ads
+    # stays within the ASIN's ordered sales (the invariant the pipeline's checks rely on).
+    raw_other = {w: np.floor(v * r_other) for w, v in sales_same.items()}
+    same30 = np.bincount(a, weights=sales_same[30], minlength=n_asins) if n else np.zeros(n_asins)
+    other30 = np.bincount(a, weights=raw_other[30], minlength=n_asins) if n else np.zeros(n_asins)
+    room = np.maximum(0.0, sales_asin - same30)
+    factor = np.where(other30 > room, room / np.maximum(other30, 1.0), 1.0)[a] if n else np.zeros(0)
     purchases: dict[int, np.ndarray] = {}
     purchases_same: dict[int, np.ndarray] = {}
     units: dict[int, np.ndarray] = {}
-    units_same: dict[int, np.ndarray] = {}
     sales: dict[int, np.ndarray] = {}
-    sales_same: dict[int, np.ndarray] = {}
     for w, p in windows.items():
-        u_same = np.where(i_a > 0, p * u_a // safe_i, 0)
-        s_same = np.where(u_a > 0, u_same * s_a // safe_u, 0)
-        other = np.floor(s_same * r_other).astype(np.int64)
+        other = np.floor(raw_other[w] * factor).astype(np.int64)
         u_other = np.where(s_a > 0, other * u_a // np.maximum(s_a, 1), 0)
         purchases_same[w] = p
-        units_same[w] = u_same
-        sales_same[w] = s_same
         purchases[w] = p + u_other
-        units[w] = u_same + u_other
-        sales[w] = s_same + other
+        units[w] = units_same[w] + u_other
+        sales[w] = sales_same[w] + other
     return AdsDay(
         day=day,
         impressions=impressions,

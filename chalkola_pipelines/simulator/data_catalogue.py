@@ -289,7 +289,7 @@ def build_listing(seed: int, catalogue: Catalogue, mkt: Marketplace) -> Listing:
         chosen.extend(kids)
     weights = np.array([p.weight for p in chosen], dtype=np.float64)
     # Keep the marketplace's total traffic proportional to its demand share and to the catalogue size.
-    total_target = 6.5 * eco.demand * len(catalogue.products)
+    total_target = 4.0 * eco.demand * len(catalogue.products)
     base = weights / weights.sum() * total_target if len(chosen) else weights
     line_pos = {line.code: i for i, line in enumerate(PRODUCT_LINES)}
     return Listing(

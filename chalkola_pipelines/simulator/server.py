@@ -96,9 +96,10 @@ def serve(
     port: int = 8765,
     faults: Iterable[str] = (),
 ) -> None:
-    """Serve in the foreground until interrupted (``chalkola simulator serve``)."""
+    """Serve in the foreground until interrupted (``chalkola simulator serve``); port 0 picks a free port."""
     state = create_state(seed=seed, time_scale=time_scale, faults=faults)
-    state.base_url = _url(host, port)
+    sock = _bind(host, port)
+    state.base_url = _url(host, sock.getsockname()[1])
     log.info(
         "chalkola simulator on %s (seed %s, time scale %s); `chalkola simulator env --base %s` prints the environment",
         state.base_url,
@@ -106,4 +107,6 @@ def serve(
         time_scale,
         state.base_url,
     )
-    uvicorn.run(create_app(state), host=host, port=port, log_level="info", lifespan="off")
+    # uvicorn's access log would print presigned query strings: the app logs each call by path instead
+    config = uvicorn.Config(create_app(state), log_level="info", lifespan="off", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,11 +1,14 @@
 {#-
   Spend and 7-day sales per marketplace-day agree across the staging rows and every mart that carries them:
   fct_ads_campaign_daily = all ad rows; fct_ads_asin_daily = fct_asin_daily's ad columns = rows with an ASIN.
-  Limited to the min_date / max_date window when the run passes one (days outside it were built by other runs).
   Returns the marketplace-days that disagree.
+  With a min_date / max_date window (the days this run rebuilt) a difference is an ERROR. Without one the test
+  covers all history and WARNs: a marketplace-day loaded long before the last build and outside the lookback
+  was not rebuilt (stale, not wrong) — rebuild it with --vars '{min_date: ..., max_date: ...}' or --full-refresh.
 -#}
 {%- set min_date = chalkola_date_var('min_date') -%}
 {%- set max_date = chalkola_date_var('max_date') -%}
+{{ config(severity='error' if (min_date or max_date) else 'warn') }}
 
 with
 

@@ -74,9 +74,13 @@ def ads_http(simulator, region: str = "na", *, recorder: StatusRecorder | None =
     )
 
 
-def reports_client(simulator, **kw) -> SpReportsClient:
+def reports_client(simulator, *, reuse_in_flight: bool = True, **kw) -> SpReportsClient:
     return SpReportsClient(
-        sp_http(simulator, **kw), poll_initial_seconds=0.05, poll_max_seconds=0.5, poll_timeout_seconds=120
+        sp_http(simulator, **kw),
+        poll_initial_seconds=0.05,
+        poll_max_seconds=0.5,
+        poll_timeout_seconds=120,
+        reuse_in_flight=reuse_in_flight,
     )
 
 

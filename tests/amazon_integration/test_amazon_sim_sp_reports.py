@@ -36,13 +36,13 @@ def test_sales_and_traffic_report_done(simulator, clean_faults, tmp_path):
 
 
 def test_429_storm_with_retry_after_is_ridden_out(simulator, clean_faults, tmp_path, caplog):
-    clean_faults.add("createReport", "429", count=3, retry_after=60)
-    clean_faults.add("getReport", "429", count=2, retry_after=30)
+    clean_faults.add("createReport", "429", count=2, retry_after=60)
+    clean_faults.add("getReport", "429", count=1, retry_after=30)
     recorder = StatusRecorder()
     caplog.set_level(logging.WARNING, logger="chalkola_pipelines.amazon")
     result = reports_client(simulator, recorder=recorder).fetch(st_spec(4), tmp_path / "r.gz")
     assert result.status == "DONE"
-    assert recorder.statuses("/reports/2021-06-30/reports").count(429) == 5
+    assert recorder.statuses("/reports/2021-06-30/reports").count(429) == 3
     assert "Retry-After" in caplog.text
     assert clean_faults.pending() == []
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,18 +22,18 @@ RATE_KEYS = {"rows", "ours_seconds", "raw_copy_seconds", "ours_rows_per_s", "raw
 
 def test_quick_benchmark_prints_one_json_line_with_every_figure(pg_server_url: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, str(SCRIPT), "--quick", "--ads-mb", "5", "--database-url", pg_server_url],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
         env=env,
-        timeout=600,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1, proc.stdout
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 1, stdout
     result = json.loads(lines[0])
     assert result["benchmark"] == "ingest" and result["mode"] == "quick"
     for section in ("ads", "sales_traffic", "orders"):
@@ -49,11 +50,9 @@ def test_quick_benchmark_prints_one_json_line_with_every_figure(pg_server_url: s
         "ads_peak_rss",
     }
     assert result["targets"] == {"ratio_min": 0.5, "ads_peak_rss_mb_max": 250.0}
-    # the throwaway database is gone
-    import psycopg
-
+    # its throwaway database is gone
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         left = conn.execute(
-            "select count(*) from pg_database where datname like 'chalkola_bench_%'"
+            "select count(*) from pg_database where datname like %s", (f"chalkola_bench_{proc.pid}_%",)
         ).fetchone()[0]
     assert left == 0

@@ -1,4 +1,4 @@
-"""dbt seed + build for real on Postgres: raw rows in, marts checked to the cent, ratios against Python Decimal.
+"""dbt build (seed, models, tests) for real on Postgres: raw rows in, marts checked to the cent, ratios against Python Decimal.
 
 Each test uses its own database on the test server (migrated by the project's migrations) and its own dbt
 target path, so it neither sees nor disturbs other tests' raw data.
@@ -26,52 +26,39 @@ US_PROFILE = 111
 UK_PROFILE = 222
 
 
-def _ad(marketplace: str, profile_id: int, day: dt.date, ad_id: int, campaign_id: int, campaign_name: str,
-        asin: str | None, sku: str | None, impressions: int, clicks: int, spend: str, sales_7d: str,
-        sales_14d: str, purchases_7d: int, purchases_14d: int, units_7d: int, units_14d: int,
-        report_id: str = "ads-r1") -> dict:  # fmt: skip
-    return {
-        "marketplace": marketplace,
-        "profile_id": profile_id,
-        "report_date": day,
-        "ad_id": ad_id,
-        "campaign_id": campaign_id,
-        "campaign_name": campaign_name,
-        "ad_group_id": ad_id * 100,
-        "advertised_asin": asin,
-        "advertised_sku": sku,
-        "impressions": impressions,
-        "clicks": clicks,
-        "cost": Decimal(spend),
-        "spend": Decimal(spend),
-        "sales_7d": Decimal(sales_7d),
-        "sales_14d": Decimal(sales_14d),
-        "attributed_sales_same_sku_7d": Decimal(sales_7d),
-        "purchases_7d": purchases_7d,
-        "purchases_14d": purchases_14d,
-        "units_sold_clicks_7d": units_7d,
-        "units_sold_clicks_14d": units_14d,
-        "campaign_budget_currency_code": None,
-        "report_id": report_id,
+AD_COLUMNS = ("marketplace", "profile_id", "report_date", "ad_id", "campaign_id", "campaign_name", "advertised_asin",
+              "advertised_sku", "impressions", "clicks", "spend", "sales_7d", "sales_14d", "purchases_7d",
+              "purchases_14d", "units_sold_clicks_7d", "units_sold_clicks_14d", "report_id")  # fmt: skip
+MONEY = {"spend", "sales_7d", "sales_14d"}
+
+# fmt: off
+_AD_ROWS = [
+    # US D1: one campaign (an id above 2^53) advertising two ASINs
+    ("US", US_PROFILE, D1, 1, BIG_CAMPAIGN_ID, "Chalk Markers - Auto", "B0CHALK001", "CM-12", 1234, 37, "23.47", "96.13", "110.20", 5, 6, 6, 7, "ads-r1"),
+    ("US", US_PROFILE, D1, 2, BIG_CAMPAIGN_ID, "Chalk Markers - Auto", "B0CHALK002", "CM-24", 800, 12, "9.99", "0", "0", 0, 0, 0, 0, "ads-r1"),
+    # zero spend, late attributed sales: ACOS 0, ROAS NULL
+    ("US", US_PROFILE, D1, 3, 5002, "Brand - Exact", "B0CHALK001", "CM-12-B", 50, 0, "0", "12.50", "12.50", 1, 1, 1, 1, "ads-r1"),
+    # nothing delivered: every ratio NULL
+    ("US", US_PROFILE, D1, 4, 5003, "Paused test", "B0CHALK003", "CM-36", 0, 0, "0", "0", "0", 0, 0, 0, 0, "ads-r1"),
+    # US D2: ads only, the day's S&T not loaded yet
+    ("US", US_PROFILE, D2, 1, BIG_CAMPAIGN_ID, "Chalk Markers - Auto", "B0CHALK001", "CM-12", 100, 3, "1.11", "0", "0", 0, 0, 0, 0, "ads-r2"),
+    # UK D1
+    ("UK", UK_PROFILE, D1, 5, 7001, "UK Chalk", "B0CHALKUK1", "UK-1", 10, 1, "0.45", "9.99", "9.99", 1, 1, 1, 1, "ads-r1"),
+]
+# fmt: on
+
+
+def _ad(values: tuple) -> dict:
+    row = {c: (Decimal(v) if c in MONEY else v) for c, v in zip(AD_COLUMNS, values, strict=True)}
+    # cost and spend are the same figure; same-SKU sales and ad group only to fill realistic rows
+    return row | {
+        "cost": row["spend"],
+        "attributed_sales_same_sku_7d": row["sales_7d"],
+        "ad_group_id": row["ad_id"] * 100,
     }
 
 
-BASE_ADS = [
-    # US D1, one campaign with two ASINs
-    _ad("US", US_PROFILE, D1, 1, BIG_CAMPAIGN_ID, "Chalk Markers - Auto", "B0CHALK001", "CM-12",
-        1234, 37, "23.47", "96.13", "110.20", 5, 6, 6, 7),  # fmt: skip
-    _ad("US", US_PROFILE, D1, 2, BIG_CAMPAIGN_ID, "Chalk Markers - Auto", "B0CHALK002", "CM-24",
-        800, 12, "9.99", "0", "0", 0, 0, 0, 0),  # fmt: skip
-    # zero spend, late attributed sales: ACOS 0, ROAS NULL
-    _ad("US", US_PROFILE, D1, 3, 5002, "Brand - Exact", "B0CHALK001", "CM-12-B", 50, 0, "0", "12.50", "12.50", 1, 1, 1, 1),
-    # nothing delivered: every ratio NULL
-    _ad("US", US_PROFILE, D1, 4, 5003, "Paused test", "B0CHALK003", "CM-36", 0, 0, "0", "0", "0", 0, 0, 0, 0),
-    # US D2: ads only, the day's S&T not loaded yet
-    _ad("US", US_PROFILE, D2, 1, BIG_CAMPAIGN_ID, "Chalk Markers - Auto", "B0CHALK001", "CM-12",
-        100, 3, "1.11", "0", "0", 0, 0, 0, 0, report_id="ads-r2"),  # fmt: skip
-    # UK D1
-    _ad("UK", UK_PROFILE, D1, 5, 7001, "UK Chalk", "B0CHALKUK1", "UK-1", 10, 1, "0.45", "9.99", "9.99", 1, 1, 1, 1),
-]
+BASE_ADS = [_ad(values) for values in _AD_ROWS]
 
 BASE_PROFILES = [
     {"profile_id": US_PROFILE, "region": "na", "marketplace": "US", "marketplace_string_id": "ATVPDKIKX0DER",
@@ -88,7 +75,9 @@ BASE_ST_BY_DATE = [
 ]  # fmt: skip
 
 
-def _st_asin(asin: str, parent: str, sales: str, units: int, sessions: int, page_views: int, buy_box: str) -> dict:
+def _st_asin(
+    asin: str, parent: str, sales: str, units: int, sessions: int, page_views: int, buy_box: str
+) -> dict:
     return {
         "marketplace": "US",
         "marketplace_id": "ATVPDKIKX0DER",
@@ -137,8 +126,7 @@ def built(pg_url: str, tmp_path_factory: pytest.TempPathFactory):
     with scratch_database(pg_url, "chalkola_dbt") as url:
         _load_base(url)
         env = dbt_env_for(url)
-        run_dbt(["seed"], env=env, target_path=target)
-        run_dbt(["build"], env=env, target_path=target)
+        run_dbt(["build"], env=env, target_path=target)  # seeds, models, data tests and unit tests
         yield url
 
 
@@ -239,7 +227,11 @@ def test_asin_mart_joins_sales_traffic_and_ads(built: str) -> None:
 
     not_loaded = _asin(built, "US", D2, "B0CHALK001")  # ads, S&T for that day not loaded: unknown, not 0
     assert not not_loaded["sales_traffic_loaded"]
-    assert (not_loaded["ordered_sales"], not_loaded["organic_sales"], not_loaded["tacos"]) == (None, None, None)
+    assert (not_loaded["ordered_sales"], not_loaded["organic_sales"], not_loaded["tacos"]) == (
+        None,
+        None,
+        None,
+    )
     assert not_loaded["ad_spend"] == Decimal("1.11")
 
     uk = _asin(built, "UK", D1, "B0CHALKUK1")
@@ -265,7 +257,9 @@ def test_dimensions(built: str) -> None:
         "GBP",
         "Europe/London",
     )
-    product = fetch_one(built, "select * from marts.dim_product where marketplace = 'US' and asin = 'B0CHALK001'")
+    product = fetch_one(
+        built, "select * from marts.dim_product where marketplace = 'US' and asin = 'B0CHALK001'"
+    )
     assert product["parent_asin"] == "P0CHALK"
     assert product["title"] == "Chalkola Liquid Chalk Markers, 12 pack"
     assert (product["first_seen_date"], product["last_seen_date"]) == (D1, D2)
@@ -281,7 +275,6 @@ def test_incremental_windows_restatements_backfills_and_full_refresh(pg_url: str
     with scratch_database(pg_url, "chalkola_dbt_inc") as url:
         _load_base(url)
         env = dbt_env_for(url)
-        run_dbt(["seed"], env=env, target_path=tmp_path)
         run_dbt(["build"], env=env, target_path=tmp_path)
 
         # Restatement of US D1 (the loader replaces the partition in one transaction) and UK D1 now empty.
@@ -293,7 +286,9 @@ def test_incremental_windows_restatements_backfills_and_full_refresh(pg_url: str
         run_dbt(["build", "--select", "path:models/marts"], env=env, target_path=tmp_path, dbt_vars=window)
         assert _campaign(url, "US", D1, BIG_CAMPAIGN_ID)["spend"] == Decimal("25.00")
         assert fetch(url, "select * from marts.fct_ads_campaign_daily where marketplace = 'UK'") == []
-        assert _campaign(url, "US", D2, BIG_CAMPAIGN_ID)["spend"] == Decimal("1.11")  # outside the window: kept
+        assert _campaign(url, "US", D2, BIG_CAMPAIGN_ID)["spend"] == Decimal(
+            "1.11"
+        )  # outside the window: kept
         dropped = _asin(url, "US", D1, "B0CHALK002")  # its ad vanished: S&T stays, ads now 0
         assert not dropped["has_ads"] and dropped["ad_spend"] == 0 and dropped["tacos"] is None
 
@@ -305,9 +300,10 @@ def test_incremental_windows_restatements_backfills_and_full_refresh(pg_url: str
             outside = dict(BASE_ADS[5], report_date=dt.date(2024, 1, 1), loaded_at=old_load, campaign_id=7003)
             backfilled = dict(BASE_ADS[5], report_date=dt.date(2023, 6, 1), campaign_id=7004)  # loaded now
             insert_rows(conn, "ads_sp_advertised_product", [within, outside, backfilled])
-        run_dbt(["build", "--select", "path:models/marts"], env=env, target_path=tmp_path)
+        lookback = run_dbt(["build", "--select", "path:models/marts"], env=env, target_path=tmp_path)
         built_ids = {r["campaign_id"] for r in _campaign_rows(url)}
         assert {7002, 7004} <= built_ids and 7003 not in built_ids
+        assert "WARN 1 assert_ads_marts_reconcile" in lookback.stdout  # the stale day is reported
 
         before = _campaign_rows(url)
         run_dbt(["build", "--select", "path:models/marts", "--full-refresh"], env=env, target_path=tmp_path)
@@ -318,6 +314,8 @@ def test_incremental_windows_restatements_backfills_and_full_refresh(pg_url: str
         # The data tests fail the build on bad data: an ad row for a marketplace outside the catalogue.
         with psycopg.connect(url) as conn:
             insert_rows(conn, "ads_sp_advertised_product", [dict(BASE_ADS[5], marketplace="XX", ad_id=99)])
-        failed = run_dbt(["build", "--select", "path:models/marts"], env=env, target_path=tmp_path, check=False)
+        failed = run_dbt(
+            ["build", "--select", "path:models/marts"], env=env, target_path=tmp_path, check=False
+        )
         assert failed.returncode != 0
         assert "relationships_fct_ads_campaign_daily_marketplace" in failed.stdout

@@ -164,13 +164,9 @@ def test_access_token_expiry_is_refused(slow_sim) -> None:
 
 
 def test_reports_are_retained_90_days() -> None:
-    from conftest import HAVE_REAL_SELLER, _standin_state
+    from chalkola_pipelines.simulator.server import run_in_thread
 
-    from chalkola_pipelines.simulator.server import run_in_thread, start_state_in_thread
-
-    running = (
-        run_in_thread(time_scale=1.0) if HAVE_REAL_SELLER else start_state_in_thread(_standin_state(1.0))
-    )
+    running = run_in_thread(time_scale=1.0)
     try:
         with _sp_client(running) as sp:
             report_id = create_report(sp, ST, [US], *st_window(today() - dt.timedelta(days=1))).json()[
@@ -424,3 +420,45 @@ def test_ads_report_life_cycle_and_url_expiry(slow_sim) -> None:
         assert fresh["url"] != done["url"] and download(fresh["url"]).status_code == 200
     finally:
         ads.close()
+
+
+def test_cli_serve_answers_with_injected_faults() -> None:
+    """`chalkola simulator serve --port 0 --fault …` in a subprocess, driven over HTTP."""
+    import re
+    import time
+
+    from chalkola_pipelines.simulator.credentials import DEMO_SP_CLIENT_ID, DEMO_SP_CLIENT_SECRET
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chalkola_pipelines.cli", "simulator", "serve", "--port", "0", "--time-scale", "60",
+         "--fault", "lwaToken:503:1", "getReports:500:1"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        base = None
+        deadline = time.monotonic() + 60
+        while base is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                break
+            match = re.search(r"chalkola simulator on (http://\S+)", line)
+            base = match.group(1) if match else None
+        assert base, "the serve command did not announce its URL"
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/_simulator/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        form = {"grant_type": "refresh_token", "refresh_token": simulator_environment(base)["SP_REFRESH_TOKEN_NA"],
+                "client_id": DEMO_SP_CLIENT_ID, "client_secret": DEMO_SP_CLIENT_SECRET}  # fmt: skip
+        assert httpx.post(f"{base}/lwa/na/auth/o2/token", data=form).status_code == 503
+        token = httpx.post(f"{base}/lwa/na/auth/o2/token", data=form).json()["access_token"]
+        headers = {"x-amz-access-token": token}
+        url = f"{base}/sp/na/reports/2021-06-30/reports"
+        assert httpx.get(url, params={"reportTypes": ST}, headers=headers).status_code == 500
+        ok = httpx.get(url, params={"reportTypes": ST}, headers=headers)
+        assert ok.status_code == 200 and ok.headers["x-amzn-RateLimit-Limit"] == "1.332"  # 0.0222 × 60
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -1,0 +1,220 @@
+"""The Definitions load and are wired as documented; resources fail clearly and never show secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from chalkola_pipelines.defs.dbt import ensure_dbt_manifest
+from chalkola_pipelines.defs.resources import (
+    AmazonApiResource,
+    MissingCredentialError,
+    WarehouseResource,
+    build_amazon_resource,
+    build_warehouse_resource,
+)
+from chalkola_pipelines.marketplaces import get_marketplace
+
+REPO = Path(__file__).resolve().parents[2]
+RAW = ("sp_sales_traffic", "sp_orders", "ads_profiles", "ads_sp_advertised_product")
+SECRET_ENV = {
+    "SP_LWA_CLIENT_ID": "amzn1.application-oa2-client.sp",
+    "SP_LWA_CLIENT_SECRET": "sp-secret-value-123",
+    "SP_REFRESH_TOKEN_NA": "Atzr|na-refresh-token-456",
+    "SP_REFRESH_TOKEN_EU": "Atzr|eu-refresh-token-789",
+    "ADS_CLIENT_ID": "amzn1.application-oa2-client.ads",
+    "ADS_CLIENT_SECRET": "ads-secret-value-abc",
+    "ADS_REFRESH_TOKEN_NA": "Atzr|ads-na-token-def",
+}
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    ensure_dbt_manifest()
+    from chalkola_pipelines.definitions import build_definitions
+
+    return build_definitions({"CHALKOLA_MARKETPLACES": "US,UK,JP", "CHALKOLA_START_DATE": "2025-01-01"})
+
+
+def test_definitions_load_with_jobs_schedules_sensors(defs: dg.Definitions) -> None:
+    dg.Definitions.validate_loadable(defs)
+    repo = defs.get_repository_def()
+    jobs = {j.name for j in repo.get_all_jobs()}
+    assert {
+        "raw_amazon_job",
+        "dbt_marts_job",
+        "ads_profiles_job",
+        "sp_sales_traffic_job",
+        "sp_orders_job",
+        "ads_sp_advertised_product_job",
+    } <= jobs
+    assert {s.name for s in repo.schedule_defs} == {
+        "sp_sales_traffic_nightly",
+        "sp_orders_nightly",
+        "ads_sp_advertised_product_nightly",
+        "ads_profiles_daily",
+    }
+    sensors = {s.name: s for s in repo.sensor_defs}
+    assert sensors["history_backfill_sensor"].default_status == dg.DefaultSensorStatus.STOPPED
+    assert sensors["dbt_after_raw_loads_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
+    raw_job = defs.resolve_job_def("raw_amazon_job")
+    assert {k.to_user_string() for k in raw_job.asset_layer.selected_asset_keys} == set(RAW)
+    assert defs.resolve_job_def("sp_orders_job").tags["amazon/api"] == "sp_reports"
+    assert defs.resolve_job_def("dbt_marts_job").tags["amazon/api"] == "dbt"
+
+
+def test_raw_assets_partitions_pools_and_backfill_policies(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    expected = {
+        "sp_sales_traffic": ("amazon_sp_reports", 7),
+        "sp_orders": ("amazon_sp_reports", 30),
+        "ads_sp_advertised_product": ("amazon_ads_reporting", 31),
+    }
+    for name, (pool, per_run) in expected.items():
+        assets_def = graph.get(dg.AssetKey(name)).assets_def
+        assert assets_def.backfill_policy == dg.BackfillPolicy.multi_run(per_run)
+        assert pool in {spec.pool for spec in assets_def.node_def.pools} if hasattr(assets_def.node_def, "pools") else (
+            assets_def.node_def.pool == pool
+        )
+        parts = assets_def.partitions_def
+        assert isinstance(parts, dg.MultiPartitionsDefinition)
+        assert parts.get_partitions_def_for_dimension("marketplace").get_partition_keys() == ["US", "UK", "JP"]
+    assert graph.get(dg.AssetKey("ads_profiles")).assets_def.partitions_def is None
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert {
+        ("sp_sales_traffic", "rows_match_document"),
+        ("sp_sales_traffic", "by_date_totals_match_by_asin"),
+        ("sp_orders", "rows_match_document"),
+        ("ads_sp_advertised_product", "rows_match_document"),
+        ("ads_sp_advertised_product", "attributed_sales_within_ordered_sales"),
+    } <= checks
+
+
+def test_dbt_models_depend_on_the_raw_assets(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    parents = {
+        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+        for key in graph.get_all_asset_keys()
+    }
+    assert parents["staging/stg_amazon__sp_sales_traffic_by_asin"] == {"sp_sales_traffic"}
+    assert parents["staging/stg_amazon__sp_sales_traffic_by_date"] == {"sp_sales_traffic"}
+    assert parents["staging/stg_amazon__sp_order_items"] == {"sp_orders"}
+    assert parents["staging/stg_amazon__ads_profiles"] == {"ads_profiles"}
+    assert parents["staging/stg_amazon__ads_sp_advertised_product"] == {"ads_sp_advertised_product"}
+    dbt_job = defs.resolve_job_def("dbt_marts_job")
+    selected = {k.to_user_string() for k in dbt_job.asset_layer.selected_asset_keys}
+    assert "marts/fct_ads_campaign_daily" in selected and "staging/stg_amazon__sp_order_items" in selected
+    assert not selected & set(RAW)
+
+
+def test_unknown_marketplace_fails_at_load() -> None:
+    from chalkola_pipelines.definitions import build_definitions
+    from chalkola_pipelines.defs.partitions import PartitionConfigError
+
+    with pytest.raises(PartitionConfigError, match="Unknown marketplace code 'ZZ'"):
+        build_definitions({"CHALKOLA_MARKETPLACES": "US,ZZ"})
+
+
+# --------------------------------------------------------------------------------------------------
+# resources
+
+
+def test_resources_use_env_vars_only_for_variables_that_are_set() -> None:
+    amazon = build_amazon_resource(SECRET_ENV)
+    assert amazon.ads_regions() == ["na"]
+    creds = amazon.sp_credentials(get_marketplace("UK"))
+    assert creds.refresh_token == SECRET_ENV["SP_REFRESH_TOKEN_EU"]  # EnvVar resolved from os.environ? no: see below
+    text = repr(amazon) + str(amazon) + repr(creds)
+    assert not any(secret in text for key, secret in SECRET_ENV.items() if "ID" not in key)
+    warehouse = build_warehouse_resource({"DATABASE_URL": "postgresql://u:pw@h/db"})
+    assert "pw" not in repr(warehouse)
+    assert build_warehouse_resource({}).database_url is None
+
+
+def test_missing_regional_token_names_the_variable() -> None:
+    amazon = AmazonApiResource(
+        sp_lwa_client_id="id", sp_lwa_client_secret="secret", sp_refresh_token_na="token-na"
+    )
+    with pytest.raises(MissingCredentialError) as info:
+        amazon.sp_credentials(get_marketplace("JP"))
+    assert str(info.value).startswith("Marketplace JP is in region FE but SP_REFRESH_TOKEN_FE is not set:")
+    with pytest.raises(MissingCredentialError, match="ADS_REFRESH_TOKEN_EU is not set"):
+        amazon.ads_credentials("eu", get_marketplace("DE"))
+    app_missing = AmazonApiResource(sp_refresh_token_na="token-na")
+    with pytest.raises(MissingCredentialError, match="set SP_LWA_CLIENT_ID and SP_LWA_CLIENT_SECRET"):
+        app_missing.sp_credentials(get_marketplace("US"))
+
+
+def test_a_partition_without_its_regional_token_fails_in_one_line(defs: dg.Definitions) -> None:
+    """Through Dagster: the JP partition fails before any network or database call, naming the variable."""
+    job = defs.resolve_job_def("sp_sales_traffic_job")
+    resources = {
+        "amazon": AmazonApiResource(sp_lwa_client_id="id", sp_lwa_client_secret="s", sp_refresh_token_na="t"),
+        "warehouse": WarehouseResource(database_url="postgresql://nobody@127.0.0.1:1/none"),
+    }
+    result = dg.materialize(
+        [defs.resolve_assets_def("sp_sales_traffic")],
+        resources=resources,
+        partition_key="2025-06-01|JP",
+        raise_on_error=False,
+    )
+    assert job is not None and not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "Marketplace JP is in region FE but SP_REFRESH_TOKEN_FE is not set" in failure.step_failure_data.error.message
+
+
+def test_env_var_secrets_are_resolved_at_run_time_not_stored(monkeypatch) -> None:
+    for key, value in SECRET_ENV.items():
+        monkeypatch.setenv(key, value)
+    amazon = build_amazon_resource(os.environ)
+    fields = amazon.__dict__.get("_Config__partial_config") or {}
+    config = amazon.get_resource_definition().config_schema
+    assert config is not None
+    # the run config Dagster stores holds {"env": NAME}, never the value
+    as_config = repr(amazon._get_non_default_public_field_values()) if hasattr(
+        amazon, "_get_non_default_public_field_values"
+    ) else repr(fields)
+    assert "sp-secret-value-123" not in as_config
+
+
+def test_dagster_cli_validates_the_code_location(tmp_path: Path) -> None:
+    ensure_dbt_manifest()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m", "chalkola_pipelines.definitions"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Validation successful" in result.stderr + result.stdout
+
+
+def test_ui_backfill_can_be_launched_headless(tmp_path: Path) -> None:
+    """What the UI does: GraphQL launchPartitionBackfill over multi-partition keys of two marketplaces."""
+    ensure_dbt_manifest()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    query = tmp_path / "q.graphql"
+    query.write_text(
+        'mutation { launchPartitionBackfill(backfillParams: {assetSelection: [{path: ["sp_orders"]}], '
+        'partitionNames: ["2026-01-01|US", "2026-01-02|US", "2026-01-01|JP"]}) { __typename '
+        "... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"
+    )
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster-graphql"), "-m", "chalkola_pipelines.definitions", "--file", str(query)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert '"__typename": "LaunchBackfillSuccess"' in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]

@@ -1,0 +1,100 @@
+"""Partitions: marketplace × local date, keys, start date, decoding runs (no database, no network)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from chalkola_pipelines.defs.jobs import marketplace_run_request, run_tags_for, split_days
+from chalkola_pipelines.defs.partitions import (
+    PartitionConfigError,
+    configured_marketplaces,
+    daily_marketplace_partitions,
+    default_start_date,
+    history_start_date,
+    marketplace_days_from_keys,
+)
+from chalkola_pipelines.marketplaces import DEFAULT_MARKETPLACE_CODES, get_marketplace
+
+
+def test_default_marketplaces_and_unknown_code() -> None:
+    assert [m.code for m in configured_marketplaces({})] == list(DEFAULT_MARKETPLACE_CODES)
+    assert [m.code for m in configured_marketplaces({"CHALKOLA_MARKETPLACES": "jp, us,JP"})] == ["JP", "US"]
+    with pytest.raises(
+        PartitionConfigError, match=r"CHALKOLA_MARKETPLACES='US,XX'.*Unknown marketplace code 'XX'"
+    ):
+        configured_marketplaces({"CHALKOLA_MARKETPLACES": "US,XX"})
+
+
+@pytest.mark.parametrize(
+    ("today", "start"),
+    [
+        (dt.date(2026, 11, 23), dt.date(2024, 11, 1)),
+        (dt.date(2026, 11, 1), dt.date(2024, 11, 1)),
+        (dt.date(2026, 11, 30), dt.date(2024, 11, 1)),
+        (dt.date(2026, 1, 15), dt.date(2024, 1, 1)),
+        (dt.date(2026, 12, 31), dt.date(2024, 12, 1)),
+    ],
+)
+def test_default_start_is_stable_within_a_month(today: dt.date, start: dt.date) -> None:
+    assert default_start_date(today) == start
+
+
+def test_start_date_from_environment() -> None:
+    assert history_start_date({"CHALKOLA_START_DATE": "2025-03-04"}) == dt.date(2025, 3, 4)
+    with pytest.raises(PartitionConfigError, match="CHALKOLA_START_DATE='March' is not a date"):
+        history_start_date({"CHALKOLA_START_DATE": "March"})
+
+
+def test_keys_look_like_date_pipe_marketplace() -> None:
+    mkts = configured_marketplaces({"CHALKOLA_MARKETPLACES": "US,JP"})
+    parts = daily_marketplace_partitions(mkts, dt.date(2026, 11, 1))
+    now = dt.datetime(2026, 11, 21, 3, tzinfo=dt.UTC)
+    keys = parts.get_partition_keys(current_time=now)
+    assert "2026-11-20|US" in keys and "2026-11-20|JP" in keys
+    # end_offset=1: today's UTC date is a partition (JP's local yesterday can be today's UTC date)
+    assert "2026-11-21|JP" in keys and "2026-11-22|JP" not in keys
+    assert parts.get_partitions_def_for_dimension("marketplace").get_partition_keys() == ["US", "JP"]
+
+
+def test_run_decoding_single_and_range() -> None:
+    md = marketplace_days_from_keys(["2026-11-20|JP"])
+    assert md.marketplace.code == "JP" and md.days == (dt.date(2026, 11, 20),)
+    md = marketplace_days_from_keys(
+        [dg.MultiPartitionKey({"date": "2026-11-21", "marketplace": "US"}), "2026-11-20|US"]
+    )
+    assert md.days == (dt.date(2026, 11, 20), dt.date(2026, 11, 21)) and md.describe() == (
+        "partitions 2026-11-20|US..2026-11-21|US"
+    )
+    with pytest.raises(PartitionConfigError, match="one marketplace"):
+        marketplace_days_from_keys(["2026-11-20|US", "2026-11-20|JP"])
+
+
+def test_run_requests_carry_region_and_range_tags() -> None:
+    req = marketplace_run_request("JP", dt.date(2026, 11, 1), dt.date(2026, 11, 7), job_name="raw_amazon_job")
+    assert req.tags == {
+        "dagster/asset_partition_range_start": "2026-11-01|JP",
+        "dagster/asset_partition_range_end": "2026-11-07|JP",
+        "amazon/region": "fe",
+    }
+    assert req.job_name == "raw_amazon_job" and req.partition_key is None
+    single = marketplace_run_request(get_marketplace("UK"), dt.date(2026, 11, 1), dt.date(2026, 11, 1))
+    assert single.partition_key == "2026-11-01|UK" and single.tags["amazon/region"] == "eu"
+    assert run_tags_for("US", dt.date(2026, 11, 1), dt.date(2026, 11, 1))[
+        "dagster/asset_partition_range_end"
+    ] == ("2026-11-01|US")
+    with pytest.raises(ValueError, match="before first day"):
+        marketplace_run_request("US", dt.date(2026, 11, 2), dt.date(2026, 11, 1))
+
+
+def test_split_days() -> None:
+    chunks = split_days(dt.date(2026, 1, 1), dt.date(2026, 3, 1), 30)
+    assert chunks == [
+        (dt.date(2026, 1, 1), dt.date(2026, 1, 30)),
+        (dt.date(2026, 1, 31), dt.date(2026, 3, 1)),
+    ]
+    assert split_days(dt.date(2026, 1, 1), dt.date(2026, 1, 1), 31) == [
+        (dt.date(2026, 1, 1), dt.date(2026, 1, 1))
+    ]

@@ -1,0 +1,313 @@
+"""End to end through Dagster: simulator over HTTP → raw assets → dbt build → marts == ground truth.
+
+Real pieces only: the project's simulator on 127.0.0.1 (time scale 600), a fresh database on the embedded
+PostgreSQL, a real ``DagsterInstance`` (ephemeral), the jobs of ``chalkola_pipelines.definitions`` executed
+in process, and ``dbt build`` through ``dbt_marts_job``. Marketplaces: US (UTC-8), JP (UTC+9), DE (UTC+1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlsplit, urlunsplit
+
+import dagster as dg
+import psycopg
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+MARKETPLACES = ("US", "JP", "DE")
+RAW_TABLES = (
+    "raw_amazon.sp_sales_traffic_by_date",
+    "raw_amazon.sp_sales_traffic_by_asin",
+    "raw_amazon.sp_order_items",
+    "raw_amazon.ads_sp_advertised_product",
+)
+CENT = Decimal("0.01")
+RATIO = Decimal("0.000001")
+
+
+def _days() -> tuple[dt.date, dt.date]:
+    """Two complete local days in every marketplace (and older than S&T's ~34 h lag)."""
+    today = dt.datetime.now(dt.UTC).date()
+    return today - dt.timedelta(days=5), today - dt.timedelta(days=4)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="module")
+def e2e_db(pg_server_url: str) -> Iterator[str]:
+    """A database of its own: the marts are compared with the truth of exactly what this module loaded."""
+    from chalkola_pipelines.warehouse.migrations import apply_migrations
+
+    name = f"chalkola_e2e_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    url = _with_database(pg_server_url, name)
+    with psycopg.connect(url) as conn:
+        apply_migrations(conn)
+    yield url
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+            (name,),
+        )
+        admin.execute(f'drop database if exists "{name}"')
+
+
+class Pipeline:
+    """The loaded state shared by the tests of this module."""
+
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, url: str, simulator) -> None:
+        self.defs = defs
+        self.instance = instance
+        self.url = url
+        self.simulator = simulator
+        self.results: dict[str, dg.ExecuteInProcessResult] = {}
+
+    def run(self, job: str, *, tags: dict[str, str] | None = None, partition_key: str | None = None, **kw):
+        return self.defs.resolve_job_def(job).execute_in_process(
+            instance=self.instance, tags=tags, partition_key=partition_key, **kw
+        )
+
+    def query(self, sql: str, params: object = None) -> list[tuple]:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.query(f"select count(*) from {t}")[0][0] for t in RAW_TABLES}
+
+
+@pytest.fixture(scope="module")
+def pipeline(simulator, e2e_db: str, tmp_path_factory) -> Iterator[Pipeline]:
+    """Profiles, then one raw_amazon_job range run per marketplace (2 days), then dbt build."""
+    from chalkola_pipelines.defs.dbt import ensure_dbt_manifest
+    from chalkola_pipelines.defs.jobs import run_tags_for
+    from chalkola_pipelines.simulator.credentials import simulator_environment
+
+    simulator.state.faults.clear()
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in simulator_environment(simulator.base_url).items():
+            mp.setenv(key, value)
+        mp.setenv("DATABASE_URL", e2e_db)
+        mp.setenv("CHALKOLA_LANDING_DIR", str(tmp_path_factory.mktemp("landing")))
+        mp.setenv("CHALKOLA_MARKETPLACES", ",".join(MARKETPLACES))
+        mp.setenv("CHALKOLA_RATE_LIMIT_NAMESPACE", f"e2e-{uuid.uuid4().hex[:8]}")
+        mp.setenv("CHALKOLA_SP_REPORT_POLL_SECONDS", "0.05")
+        mp.setenv("CHALKOLA_ADS_REPORT_POLL_SECONDS", "0.05")
+        ensure_dbt_manifest()  # test-setup time: the definitions need the parsed dbt project
+        from chalkola_pipelines.definitions import build_definitions
+
+        defs = build_definitions()
+        with dg.instance_for_test() as instance:
+            p = Pipeline(defs, instance, e2e_db, simulator)
+            first, last = _days()
+            p.results["profiles"] = p.run("ads_profiles_job")
+            assert p.results["profiles"].success
+            for code in MARKETPLACES:
+                result = p.run("raw_amazon_job", tags=run_tags_for(code, first, last))
+                assert result.success, f"raw_amazon_job {code} failed"
+                p.results[code] = result
+            p.results["dbt"] = p.run("dbt_marts_job")
+            assert p.results["dbt"].success
+            yield p
+
+
+def _days_range() -> list[dt.date]:
+    first, last = _days()
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def test_marts_equal_ground_truth_to_the_cent(pipeline: Pipeline) -> None:
+    truth = pipeline.simulator.state.truth
+    rows = pipeline.query(
+        "select marketplace, date, sum(ordered_sales), sum(ad_spend), sum(ad_sales_7d) from marts.fct_asin_daily "
+        "where date between %s and %s group by 1, 2",
+        _days(),
+    )
+    got = {(m, d): (o, s, a) for m, d, o, s, a in rows}
+    campaign = {
+        (m, d): (s, a)
+        for m, d, s, a in pipeline.query(
+            "select marketplace, date, sum(spend), sum(sales_7d) from marts.fct_ads_campaign_daily "
+            "where date between %s and %s group by 1, 2",
+            _days(),
+        )
+    }
+    checked = 0
+    for code in MARKETPLACES:
+        for day in _days_range():
+            ordered, spend, sales = got[(code, day)]
+            assert ordered == truth.ordered_sales(code, day), (code, day)
+            assert spend == truth.ad_spend(code, day), (code, day)
+            assert campaign[(code, day)] == (truth.ad_spend(code, day), truth.ad_sales_7d(code, day)), (
+                code,
+                day,
+            )
+            assert truth.ordered_sales(code, day) > 0 and truth.ad_spend(code, day) > 0
+            checked += 1
+    assert checked == len(MARKETPLACES) * 2
+    # per ASIN too: every child ASIN's ordered sales and units
+    for code in MARKETPLACES:
+        day = _days()[0]
+        expected = {(r.child_asin): (r.ordered_sales, r.units_ordered) for r in truth.asin_days(code, day)}
+        actual = {
+            asin: (sales, units)
+            for asin, sales, units in pipeline.query(
+                "select asin, ordered_sales, units_ordered from marts.fct_asin_daily "
+                "where marketplace = %s and date = %s and has_sales_traffic_row",
+                (code, day),
+            )
+        }
+        assert actual == expected
+
+
+def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    if not denominator:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(RATIO, rounding=ROUND_HALF_UP)
+
+
+def test_acos_roas_tacos_equal_an_independent_computation(pipeline: Pipeline) -> None:
+    truth = pipeline.simulator.state.truth
+    compared = 0
+    for code in MARKETPLACES:
+        for day in _days_range():
+            by_campaign: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+            by_asin_spend: dict[str, Decimal] = defaultdict(Decimal)
+            for ad in truth.ad_rows(code, day):
+                by_campaign[ad.campaign_id][0] += ad.spend
+                by_campaign[ad.campaign_id][1] += ad.sales_7d
+                by_asin_spend[ad.advertised_asin] += ad.spend
+            mart = {
+                cid: (acos, roas)
+                for cid, acos, roas in pipeline.query(
+                    "select campaign_id, acos, roas from marts.fct_ads_campaign_daily "
+                    "where marketplace = %s and date = %s",
+                    (code, day),
+                )
+            }
+            assert set(mart) == set(by_campaign)
+            for cid, (spend, sales) in by_campaign.items():
+                assert mart[cid] == (_ratio(spend, sales), _ratio(sales, spend)), (code, day, cid)
+                compared += 1
+            ordered = {r.child_asin: r.ordered_sales for r in truth.asin_days(code, day)}
+            for asin, tacos in pipeline.query(
+                "select asin, tacos from marts.fct_asin_daily where marketplace = %s and date = %s",
+                (code, day),
+            ):
+                assert tacos == _ratio(by_asin_spend.get(asin, Decimal(0)), ordered.get(asin, Decimal(0))), (
+                    code,
+                    day,
+                    asin,
+                )
+                compared += 1
+    assert compared > 50
+
+
+def test_materialisation_metadata_checks_and_ledger(pipeline: Pipeline) -> None:
+    first, last = _days()
+    for code in MARKETPLACES:
+        result = pipeline.results[code]
+        mats = result.asset_materializations_for_node("sp_sales_traffic")
+        assert sorted(m.partition for m in mats) == [f"{d.isoformat()}|{code}" for d in _days_range()]
+        for mat in mats:
+            md = mat.metadata
+            assert md["status"].value == "DONE"
+            assert md["rows"].value > 0
+            assert md["report_id"].value and md["window"].value.endswith("T23:59:59Z")
+            assert md["request_ids"].value not in ("", "-")
+        orders = result.asset_materializations_for_node("sp_orders")
+        assert len(orders) == 2 and len({m.metadata["report_id"].value for m in orders}) == 1  # one report
+        ads = result.asset_materializations_for_node("ads_sp_advertised_product")
+        assert len(ads) == 2 and len({m.metadata["report_id"].value for m in ads}) == 1
+        assert all(m.metadata["rows"].value > 0 for m in ads)
+        evaluations = result.get_asset_check_evaluations()
+        by_name = {(e.asset_key.to_user_string(), e.check_name): e for e in evaluations}
+        for asset in ("sp_sales_traffic", "sp_orders", "ads_sp_advertised_product"):
+            assert by_name[(asset, "rows_match_document")].passed, (code, asset)
+        assert ("sp_sales_traffic", "by_date_totals_match_by_asin") in by_name
+        assert ("ads_sp_advertised_product", "attributed_sales_within_ordered_sales") in by_name
+        # the partitions show as materialised in the instance
+        materialized = pipeline.instance.get_materialized_partitions(dg.AssetKey("sp_orders"))
+        assert {f"{first.isoformat()}|{code}", f"{last.isoformat()}|{code}"} <= materialized
+    ledger = pipeline.query(
+        "select source, status, count(*) from raw_amazon.report_requests group by 1, 2 order by 1, 2"
+    )
+    statuses = {(s, st): n for s, st, n in ledger}
+    assert statuses.get(("sp_reports", "LOADED")) == len(MARKETPLACES) * 3  # 2 S&T days + 1 order report
+    assert statuses.get(("ads_reporting", "LOADED")) == len(MARKETPLACES)
+    # secrets never reach the ledger or the metadata
+    from chalkola_pipelines.simulator.credentials import simulator_environment
+
+    secrets = [v for k, v in simulator_environment("http://x").items() if "SECRET" in k or "TOKEN" in k]
+    dump = repr(pipeline.query("select * from raw_amazon.report_requests"))
+    dump += repr(
+        [
+            event.step_materialization_data.materialization.metadata
+            for r in pipeline.results.values()
+            for event in r.get_asset_materialization_events()
+        ]
+    )
+    assert secrets and not any(s in dump for s in secrets)
+
+
+def test_rematerialising_leaves_row_counts_unchanged(pipeline: Pipeline) -> None:
+    from chalkola_pipelines.defs.jobs import run_tags_for
+
+    before = pipeline.counts()
+    first, last = _days()
+    assert pipeline.run("sp_sales_traffic_job", partition_key=f"{first.isoformat()}|JP").success
+    assert pipeline.run("sp_orders_job", tags=run_tags_for("US", first, last)).success
+    assert pipeline.run("ads_sp_advertised_product_job", tags=run_tags_for("DE", first, last)).success
+    assert pipeline.counts() == before
+
+
+def test_cancelled_report_is_an_empty_successful_partition(pipeline: Pipeline) -> None:
+    day = _days()[0] - dt.timedelta(days=3)
+    key = f"{day.isoformat()}|US"
+    pipeline.simulator.state.faults.add("createReport", "cancelled")
+    try:
+        result = pipeline.run("sp_sales_traffic_job", partition_key=key)
+    finally:
+        pipeline.simulator.state.faults.clear()
+    assert result.success
+    (mat,) = result.asset_materializations_for_node("sp_sales_traffic")
+    assert mat.partition == key
+    assert mat.metadata["status"].value == "CANCELLED"
+    assert mat.metadata["rows"].value == 0
+    assert pipeline.query(
+        "select count(*) from raw_amazon.sp_sales_traffic_by_asin where marketplace = 'US' and report_date = %s",
+        (day,),
+    ) == [(0,)]
+    assert key in pipeline.instance.get_materialized_partitions(dg.AssetKey("sp_sales_traffic"))
+    report_id = mat.metadata["report_id"].value
+    assert pipeline.query(
+        "select status from raw_amazon.report_requests where report_id = %s", (report_id,)
+    ) == [("CANCELLED",)]
+
+
+def test_fatal_report_fails_naming_partition_and_report(pipeline: Pipeline) -> None:
+    day = _days()[0] - dt.timedelta(days=4)
+    key = f"{day.isoformat()}|JP"
+    pipeline.simulator.state.faults.add("createReport", "fatal")
+    try:
+        result = pipeline.run("sp_sales_traffic_job", partition_key=key, raise_on_error=False)
+    finally:
+        pipeline.simulator.state.faults.clear()
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.step_failure_data.error.message
+    (report_id,) = pipeline.query(
+        "select report_id from raw_amazon.report_requests where marketplace = 'JP' and status = 'FATAL'"
+    )[0]
+    assert key in message and report_id in message and "FATAL" in message
+    assert "re-run" in message
