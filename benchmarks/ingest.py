@@ -252,7 +252,20 @@ def write_order_document(path: Path, seed: int, scale: float, n_days: int) -> li
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    """Peak resident memory of this process image, MB.
+
+    Linux ``VmHWM`` (reset by exec: ``ru_maxrss`` of an exec'd child would still include the peak of the
+    parent it was forked from); ``getrusage`` elsewhere.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    scale = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
 def child_load_ads(url: str, path: Path, profile_id: int, days: list[dt.date]) -> dict[str, Any]:
@@ -497,6 +510,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from chalkola_pipelines.warehouse.postgres import database_url
 
     started = time.perf_counter()
+    load_at_start = round(os.getloadavg()[0], 2)  # the machine is shared: a high load means noisy figures
     ads_mb = args.ads_mb if args.ads_mb is not None else (20.0 if args.quick else 300.0)
     st_days = 3 if args.quick else 14
     order_days = 3 if args.quick else 30
@@ -515,6 +529,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "postgres": pg_version,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": round(os.getloadavg()[0], 2),
         "ads": ads,
         "sales_traffic": st,
         "orders": orders,

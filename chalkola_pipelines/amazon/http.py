@@ -636,6 +636,7 @@ def sp_http_client(
         credentials,
         ep.sp_lwa_token_url,
         label=f"SP-API {region.upper()} refresh token",
+        env_hint=f"SP_REFRESH_TOKEN_{region.upper()}, SP_LWA_CLIENT_ID, SP_LWA_CLIENT_SECRET",
         client=http,
         sleep=sleep,
     )
@@ -673,6 +674,7 @@ def ads_http_client(
         credentials,
         ep.ads_lwa_token_urls[region],
         label=f"Ads API {region.upper()} refresh token",
+        env_hint=f"ADS_REFRESH_TOKEN_{region.upper()}, ADS_CLIENT_ID, ADS_CLIENT_SECRET",
         client=http,
         sleep=sleep,
     )

@@ -28,6 +28,7 @@ from chalkola_pipelines.amazon.http import (
     parse_json,
     parse_retry_after,
     redact_url,
+    request_id_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ def _key_lock(key: tuple[str, str, str]) -> threading.Lock:
 class LwaTokenProvider:
     """Access tokens for one credential set at one LWA token URL.
 
-    ``label`` names the credential set in errors, e.g. "SP-API EU refresh token".
+    ``label`` names the credential set in errors, e.g. "SP-API EU refresh token"; ``env_hint`` names the
+    environment variables that hold it (shown in errors, never their values).
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class LwaTokenProvider:
         token_url: str,
         *,
         label: str = "LWA refresh token",
+        env_hint: str | None = None,
         client: httpx.Client | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -84,6 +87,7 @@ class LwaTokenProvider:
         self.credentials = credentials
         self.token_url = token_url
         self.label = label
+        self.env_hint = env_hint
         self._client = client or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
         self._retry = retry or RetryPolicy(max_attempts=5, max_total_seconds=120.0)
         self._sleep = sleep
@@ -144,11 +148,12 @@ class LwaTokenProvider:
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             )
             logger.info(
-                "lwa token for %s at %s -> %d in %.0f ms",
+                "lwa token for %s at %s -> %d in %.0f ms (x-amzn-RequestId %s)",
                 self.label,
                 safe_url,
                 response.status_code,
                 (self._clock() - started) * 1000.0,
+                request_id_of(response.headers),
             )
             if response.status_code in RETRYABLE_STATUSES:
                 raise _RetryableResponse(response, parse_retry_after(response.headers.get("Retry-After")))
@@ -193,6 +198,8 @@ class LwaTokenProvider:
                 f"the app is not authorized for the {self.label}. Check the app's registration and roles"
             ),
         }.get(code or "", f"check the credentials of the {self.label}")
+        if self.env_hint:
+            what = f"{what} (environment: {self.env_hint})"
         return (
             f"Login With Amazon refused the {self.label} (HTTP {response.status_code}, {code or 'no code'}: "
             f"{description}): {what}."

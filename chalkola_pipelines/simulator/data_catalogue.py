@@ -201,7 +201,7 @@ class Catalogue:
             line = PRODUCT_LINES[line_idx]
             family = line.families[int(rng.integers(0, len(line.families)))]
             generation = p // (len(PRODUCT_LINES) * 2)
-            suffix = f" ({generation + 1}. Edition)" if generation else ""
+            suffix = f", Series {generation + 1}" if generation else ""
             parent_asin = new_asin()
             parent_title = f"Chalkola {line.name} - {family}{suffix}"
             n_children = int(np.clip(rng.poisson(4.2) + 1, 1, 10))

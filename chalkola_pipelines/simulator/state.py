@@ -86,6 +86,7 @@ def create_state(*, seed: int = 7, time_scale: float = 60.0, faults: Any = ()) -
     """A state with the real SyntheticSeller for ``seed``; ``faults`` are --fault specifications."""
     from chalkola_pipelines.simulator.seller import SyntheticSeller
 
-    state = SimulatorState(seller=SyntheticSeller(seed=seed), clock=SimulatedClock(time_scale), seed=seed)
+    clock = SimulatedClock(time_scale)
+    state = SimulatorState(seller=SyntheticSeller(seed=seed, now=clock.now), clock=clock, seed=seed)
     state.faults.add_many(faults)
     return state

@@ -100,3 +100,22 @@ def test_client_paces_itself_with_the_learnt_rate():
         http.request("createReport", "POST", "/x", json_body={})
     # burst 15 immediately, then 1/4 s apart (learnt rate), not 60 s (official rate)
     assert clock.sleeps == pytest.approx([0.25, 0.25, 0.25])
+
+
+def test_refused_refresh_token_names_the_environment_variable_not_its_value():
+    from chalkola_pipelines.amazon.errors import AmazonAuthError
+
+    fake = FakeAmazon()
+    fake.on(
+        "POST", r"/auth/o2/token$", json_response(400, {"error": "invalid_grant", "error_description": "bad"})
+    )
+    creds = LwaCredentials("sp-client", "sp-secret-value", "Atzr|sp-eu-secret-value")
+    http = sp_http_client(
+        "eu", creds, endpoints=AmazonEndpoints.production(), client=httpx.Client(transport=fake.transport())
+    )
+    with pytest.raises(AmazonAuthError) as info:
+        http.request("getReports", "GET", "/reports/2021-06-30/reports")
+    message = str(info.value)
+    assert "SP-API EU refresh token" in message and "SP_REFRESH_TOKEN_EU" in message
+    assert "secret-value" not in message
+    assert len(fake.requests) == 1  # the API was never called without a token

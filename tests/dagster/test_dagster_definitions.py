@@ -78,12 +78,14 @@ def test_raw_assets_partitions_pools_and_backfill_policies(defs: dg.Definitions)
     for name, (pool, per_run) in expected.items():
         assets_def = graph.get(dg.AssetKey(name)).assets_def
         assert assets_def.backfill_policy == dg.BackfillPolicy.multi_run(per_run)
-        assert pool in {spec.pool for spec in assets_def.node_def.pools} if hasattr(assets_def.node_def, "pools") else (
-            assets_def.node_def.pool == pool
-        )
+        assert assets_def.op.pool == pool
         parts = assets_def.partitions_def
         assert isinstance(parts, dg.MultiPartitionsDefinition)
-        assert parts.get_partitions_def_for_dimension("marketplace").get_partition_keys() == ["US", "UK", "JP"]
+        assert parts.get_partitions_def_for_dimension("marketplace").get_partition_keys() == [
+            "US",
+            "UK",
+            "JP",
+        ]
     assert graph.get(dg.AssetKey("ads_profiles")).assets_def.partitions_def is None
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert {
@@ -126,14 +128,43 @@ def test_unknown_marketplace_fails_at_load() -> None:
 
 def test_resources_use_env_vars_only_for_variables_that_are_set() -> None:
     amazon = build_amazon_resource(SECRET_ENV)
+    assert (
+        isinstance(amazon.sp_refresh_token_eu, dg.EnvVar)
+        and amazon.sp_refresh_token_eu == "SP_REFRESH_TOKEN_EU"
+    )
+    assert amazon.sp_refresh_token_fe is None and amazon.ads_refresh_token_eu is None
     assert amazon.ads_regions() == ["na"]
-    creds = amazon.sp_credentials(get_marketplace("UK"))
-    assert creds.refresh_token == SECRET_ENV["SP_REFRESH_TOKEN_EU"]  # EnvVar resolved from os.environ? no: see below
-    text = repr(amazon) + str(amazon) + repr(creds)
-    assert not any(secret in text for key, secret in SECRET_ENV.items() if "ID" not in key)
     warehouse = build_warehouse_resource({"DATABASE_URL": "postgresql://u:pw@h/db"})
-    assert "pw" not in repr(warehouse)
+    assert isinstance(warehouse.database_url, dg.EnvVar)
     assert build_warehouse_resource({}).database_url is None
+    plain = AmazonApiResource(sp_lwa_client_secret="sp-secret-value-123", sp_refresh_token_na="Atzr|na")
+    creds = plain.sp_credentials(get_marketplace("US")) if plain.sp_lwa_client_id else None
+    assert creds is None  # client id missing → no credentials built
+    assert "sp-secret-value-123" not in repr(plain) + str(plain)
+    assert "pw" not in repr(WarehouseResource(database_url="postgresql://u:pw@h/db"))
+
+
+def test_secrets_reach_the_run_as_env_var_names_only(monkeypatch) -> None:
+    for key, value in SECRET_ENV.items():
+        monkeypatch.setenv(key, value)
+    seen = {}
+
+    @dg.asset
+    def probe(amazon: AmazonApiResource) -> None:
+        creds = amazon.sp_credentials(get_marketplace("UK"))
+        seen["token"] = creds.refresh_token
+        seen["repr"] = repr(creds) + repr(amazon)
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [probe], resources={"amazon": build_amazon_resource(os.environ)}, instance=instance
+        )
+        assert result.success
+        stored = repr(instance.get_run_by_id(result.run_id).run_config)
+        logs = repr([e.message for e in instance.all_logs(result.run_id)])
+    assert seen["token"] == SECRET_ENV["SP_REFRESH_TOKEN_EU"]  # resolved at run time
+    secrets = [v for k, v in SECRET_ENV.items() if "ID" not in k]
+    assert not any(secret in stored + logs + seen["repr"] for secret in secrets)
 
 
 def test_missing_regional_token_names_the_variable() -> None:
@@ -150,36 +181,28 @@ def test_missing_regional_token_names_the_variable() -> None:
         app_missing.sp_credentials(get_marketplace("US"))
 
 
-def test_a_partition_without_its_regional_token_fails_in_one_line(defs: dg.Definitions) -> None:
+def test_a_partition_without_its_regional_token_fails_in_one_line() -> None:
     """Through Dagster: the JP partition fails before any network or database call, naming the variable."""
-    job = defs.resolve_job_def("sp_sales_traffic_job")
+    from chalkola_pipelines.defs.partitions import configured_marketplaces, daily_marketplace_partitions
+    from chalkola_pipelines.defs.sales_traffic import build_sp_sales_traffic
+
+    parts = daily_marketplace_partitions(configured_marketplaces({"CHALKOLA_MARKETPLACES": "US,JP"}))
     resources = {
         "amazon": AmazonApiResource(sp_lwa_client_id="id", sp_lwa_client_secret="s", sp_refresh_token_na="t"),
         "warehouse": WarehouseResource(database_url="postgresql://nobody@127.0.0.1:1/none"),
     }
     result = dg.materialize(
-        [defs.resolve_assets_def("sp_sales_traffic")],
+        [build_sp_sales_traffic(parts)],
         resources=resources,
         partition_key="2025-06-01|JP",
         raise_on_error=False,
     )
-    assert job is not None and not result.success
+    assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "Marketplace JP is in region FE but SP_REFRESH_TOKEN_FE is not set" in failure.step_failure_data.error.message
-
-
-def test_env_var_secrets_are_resolved_at_run_time_not_stored(monkeypatch) -> None:
-    for key, value in SECRET_ENV.items():
-        monkeypatch.setenv(key, value)
-    amazon = build_amazon_resource(os.environ)
-    fields = amazon.__dict__.get("_Config__partial_config") or {}
-    config = amazon.get_resource_definition().config_schema
-    assert config is not None
-    # the run config Dagster stores holds {"env": NAME}, never the value
-    as_config = repr(amazon._get_non_default_public_field_values()) if hasattr(
-        amazon, "_get_non_default_public_field_values"
-    ) else repr(fields)
-    assert "sp-secret-value-123" not in as_config
+    assert (
+        "Marketplace JP is in region FE but SP_REFRESH_TOKEN_FE is not set"
+        in failure.step_failure_data.error.message
+    )
 
 
 def test_dagster_cli_validates_the_code_location(tmp_path: Path) -> None:
@@ -187,7 +210,13 @@ def test_dagster_cli_validates_the_code_location(tmp_path: Path) -> None:
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m", "chalkola_pipelines.definitions"],
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "definitions",
+            "validate",
+            "-m",
+            "chalkola_pipelines.definitions",
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -210,11 +239,19 @@ def test_ui_backfill_can_be_launched_headless(tmp_path: Path) -> None:
         "... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"
     )
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster-graphql"), "-m", "chalkola_pipelines.definitions", "--file", str(query)],
+        [
+            str(Path(sys.executable).parent / "dagster-graphql"),
+            "-m",
+            "chalkola_pipelines.definitions",
+            "--file",
+            str(query),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert '"__typename": "LaunchBackfillSuccess"' in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
+    assert '"__typename": "LaunchBackfillSuccess"' in result.stdout, (
+        result.stdout[-2000:] + result.stderr[-2000:]
+    )

@@ -234,8 +234,13 @@ def test_materialisation_metadata_checks_and_ledger(pipeline: Pipeline) -> None:
         by_name = {(e.asset_key.to_user_string(), e.check_name): e for e in evaluations}
         for asset in ("sp_sales_traffic", "sp_orders", "ads_sp_advertised_product"):
             assert by_name[(asset, "rows_match_document")].passed, (code, asset)
-        assert ("sp_sales_traffic", "by_date_totals_match_by_asin") in by_name
-        assert ("ads_sp_advertised_product", "attributed_sales_within_ordered_sales") in by_name
+        for warn in (
+            ("sp_sales_traffic", "by_date_totals_match_by_asin"),
+            ("ads_sp_advertised_product", "attributed_sales_within_ordered_sales"),
+        ):
+            assert by_name[warn].severity == dg.AssetCheckSeverity.WARN
+        # the simulator's byDate totals are within Amazon's usual ~0.3 % of the byAsin sums
+        assert by_name[("sp_sales_traffic", "by_date_totals_match_by_asin")].passed
         # the partitions show as materialised in the instance
         materialized = pipeline.instance.get_materialized_partitions(dg.AssetKey("sp_orders"))
         assert {f"{first.isoformat()}|{code}", f"{last.isoformat()}|{code}"} <= materialized
@@ -311,3 +316,55 @@ def test_fatal_report_fails_naming_partition_and_report(pipeline: Pipeline) -> N
     )[0]
     assert key in message and report_id in message and "FATAL" in message
     assert "re-run" in message
+
+
+def test_ads_days_beyond_retention_are_unavailable_at_the_source(pipeline: Pipeline) -> None:
+    from chalkola_pipelines.defs.jobs import run_tags_for
+
+    today = dt.datetime.now(dt.UTC).date()
+    first, last = today - dt.timedelta(days=110), today - dt.timedelta(days=100)
+    before = pipeline.query("select count(*) from raw_amazon.report_requests")
+    result = pipeline.run("ads_sp_advertised_product_job", tags=run_tags_for("US", first, last))
+    assert result.success
+    mats = result.asset_materializations_for_node("ads_sp_advertised_product")
+    assert len(mats) == 11
+    assert {m.metadata["status"].value for m in mats} == {"UNAVAILABLE_AT_SOURCE"}
+    assert {m.metadata["rows"].value for m in mats} == {0}
+    assert pipeline.query("select count(*) from raw_amazon.report_requests") == before  # Amazon not asked
+
+
+def test_a_report_recorded_in_the_ledger_is_resumed_not_requested_again(pipeline: Pipeline) -> None:
+    """A run that crashed after createReport left the report id in the ledger: the next run uses it."""
+    import time
+
+    from chalkola_pipelines.amazon.credentials import sp_credentials_from_env
+    from chalkola_pipelines.amazon.http import sp_http_client
+    from chalkola_pipelines.amazon.sp_reports import SpReportsClient
+    from chalkola_pipelines.defs.sales_traffic import sales_traffic_spec
+    from chalkola_pipelines.marketplaces import get_marketplace
+    from chalkola_pipelines.warehouse.ledger import ReportLedger
+
+    de = get_marketplace("DE")
+    day = _days()[0] - dt.timedelta(days=6)
+    spec = sales_traffic_spec(de, day)
+    with sp_http_client("eu", sp_credentials_from_env("eu")) as http:
+        client = SpReportsClient(http)
+        report_id = client.create_report(spec)
+        for _ in range(200):  # finished at Amazon: getReports would no longer offer it for reuse
+            if client.get_report(report_id)["processingStatus"] == "DONE":
+                break
+            time.sleep(0.05)
+    ReportLedger.from_url(pipeline.url).record(
+        source="sp_reports", report_type=spec.report_type, region="eu", marketplace="DE", profile_id=None,
+        window_start=spec.data_start_time, window_end=spec.data_end_time, options=dict(spec.report_options),
+        report_id=report_id, status="IN_QUEUE",
+    )  # fmt: skip
+    result = pipeline.run("sp_sales_traffic_job", partition_key=f"{day.isoformat()}|DE")
+    assert result.success
+    (mat,) = result.asset_materializations_for_node("sp_sales_traffic")
+    assert mat.metadata["report_id"].value == report_id
+    assert mat.metadata["rows"].value > 0
+    assert pipeline.query(
+        "select report_id, status from raw_amazon.report_requests where marketplace = 'DE' and window_start = %s",
+        (spec.data_start_time,),
+    ) == [(report_id, "LOADED")]

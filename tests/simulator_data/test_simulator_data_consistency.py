@@ -102,6 +102,11 @@ def test_orders_api_agrees_with_order_report(s, code, day):
             for i in items
         ]
         expected = report_items[oid]
+        if "OrderTotal" in order:  # price + shipping − promotions (+ sales tax where it is not included)
+            fields = ["ItemPrice", "ShippingPrice"] + (["ItemTax", "ShippingTax"] if code == "US" else [])
+            total = sum(Decimal(i[f]["Amount"]) for i in items for f in fields)
+            total -= sum(Decimal(i["PromotionDiscount"]["Amount"]) for i in items)
+            assert Decimal(order["OrderTotal"]["Amount"]) == total
         if order["OrderStatus"] == "Canceled":
             assert [(a, k, q) for a, k, q, _ in api] == [(a, k, q) for a, k, q, _ in expected]
         else:
@@ -277,3 +282,33 @@ def test_seasonality_and_scale_of_the_business(s):
     sales = sum(float(s.truth.ordered_sales(c, d)) / fx[c] for c in fx for d in week)
     assert 70_000 / 30 * 7 < spend < 250_000 / 30 * 7  # ~$100k+ a month
     assert 0.08 < spend / sales < 0.22  # TACOS ~10–20 %
+
+
+def test_campaign_spend_respects_daily_budgets(s):
+    profile = s.truth.profile_id("US")
+    day = dt.date(2025, 7, 8)  # Prime Day: the budget cap matters
+    spend: dict[int, Decimal] = defaultdict(Decimal)
+    budgets: dict[int, Decimal] = {}
+    for r in s.sp_advertised_product_rows(profile, day, day, ["campaignId", "cost", "campaignBudgetAmount"]):
+        spend[r["campaignId"]] += r["cost"]
+        budgets[r["campaignId"]] = r["campaignBudgetAmount"]
+    assert spend and all(spend[c] <= budgets[c] * Decimal("1.25") for c in spend)
+
+
+def test_generation_is_on_demand_and_streamed():
+    """Nothing is precomputed: a day is generated when asked, ads rows stream one day at a time."""
+    fresh = seller()
+    assert len(fresh._days._data) == 0
+    fresh.truth.units_ordered("US", dt.date(2026, 3, 10))
+    assert list(fresh._days._data) == [("US", dt.date(2026, 3, 10))]
+    rows = fresh.sp_advertised_product_rows(
+        fresh.truth.profile_id("UK"), dt.date(2026, 2, 1), dt.date(2026, 3, 3), ["date", "adId"]
+    )
+    first = next(rows)
+    assert first["date"] == "2026-02-01"
+    assert len([k for k in fresh._ads_days._data if k[0] == "UK"]) == 1
+    remaining = sum(1 for _ in rows)
+    assert remaining > 25 * 300
+    # a year of single days for one marketplace stays cheap enough to run in a test
+    total = sum(fresh.truth.units_ordered("AE", d) for d in days(dt.date(2025, 9, 1), dt.date(2026, 3, 1)))
+    assert total > 0

@@ -1,8 +1,8 @@
 """Streaming parser of Ads API v3 ``spAdvertisedProduct`` report documents (GZIP_JSON).
 
 The document is one JSON array of flat objects keyed by the requested column names. It can be hundreds
-of MB for a large advertiser, so it is pushed chunk by chunk through ijson's C backend and converted row
-by row: memory stays flat whatever the document size. Numbers are exact: ijson gives ``int`` for integer
+of MB for a large advertiser, so ijson's C backend reads it in fixed-size chunks and each row is converted
+as soon as it is complete: memory stays flat whatever the document size. Numbers are exact: ijson gives ``int`` for integer
 literals and ``Decimal`` for the rest (``use_float=False``), ids are ``int`` (a string id such as
 ``"144158449488730278"`` is converted exactly; a float is never involved), money and ratios are ``Decimal``.
 

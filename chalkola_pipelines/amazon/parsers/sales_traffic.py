@@ -46,15 +46,22 @@ class SalesTrafficDocument:
     unknown_fields: set[str] = field(default_factory=set)  # dotted paths not in the official schema
 
 
-def _group(fields: tuple[ReportField, ...]) -> dict[str, dict[str, ReportField]]:
-    sections: dict[str, dict[str, ReportField]] = {}
+def _group(fields: tuple[ReportField, ...]) -> dict[str, tuple[tuple[str, str, str, bool], ...]]:
+    """section → ((name, column, kind, required), ...)"""
+    sections: dict[str, list[tuple[str, str, str, bool]]] = {}
     for f in fields:
-        sections.setdefault(f.section, {})[f.name] = f
-    return sections
+        required = (f.section, f.name) in REQUIRED_FIELD_NAMES
+        sections.setdefault(f.section, []).append((f.name, f.column, f.kind, required))
+    return {section: tuple(entries) for section, entries in sections.items()}
 
 
 _BY_DATE_SECTIONS = _group(ST_BY_DATE_FIELDS)
 _BY_ASIN_SECTIONS = _group(ST_BY_ASIN_FIELDS)
+_KNOWN_KEYS: dict[str, frozenset[str]] = {
+    section: frozenset(entry[0] for entry in entries)
+    for sections in (_BY_DATE_SECTIONS, _BY_ASIN_SECTIONS)
+    for section, entries in sections.items()
+}
 
 
 class _Parser:
@@ -70,7 +77,9 @@ class _Parser:
             "the partition (a new report is requested) once the cause is known."
         )
 
-    def note_unknown(self, obj: dict, known: frozenset[str] | dict, prefix: str) -> None:
+    def note_unknown(self, obj: dict, known: frozenset[str] | set[str], prefix: str) -> None:
+        if obj.keys() <= known:  # the common case, checked in C
+            return
         for key in obj:
             if key not in known:
                 self.unknown.add(f"{prefix}.{key}" if prefix else key)
@@ -90,38 +99,59 @@ class _Parser:
         self,
         row: dict,
         section: str,
-        fields: dict[str, ReportField],
+        fields: tuple[tuple[str, str, str, bool], ...],
         out: dict[str, Any],
         currencies: set[str],
         path: str,
         schema_path: str,
     ) -> None:
         obj = row.get(section)
-        if not isinstance(obj, dict):
+        if type(obj) is not dict:
             what = "is missing" if obj is None else f"must be an object, got {type(obj).__name__}"
             raise self.fail(f"{path}.{section} {what}")
-        self.note_unknown(obj, fields, f"{schema_path}.{section}")
-        for name, f in fields.items():
-            value = obj.get(name)
-            fpath = f"{path}.{section}.{name}"
+        self.note_unknown(obj, _KNOWN_KEYS[section], f"{schema_path}.{section}")
+        get = obj.get
+        # Fast paths inline (the common, well-typed case); paths are only formatted for an error.
+        for name, column, kind, required in fields:
+            value = get(name)
             if value is None:
-                if (section, name) in REQUIRED_FIELD_NAMES:
-                    raise self.fail(f"required field {fpath} is missing")
-                out[f.column] = None
-                continue
-            if f.kind == "money":
-                if not isinstance(value, dict):
-                    raise self.fail(f"{fpath} must be an Amount object, got {value!r}")
-                self.note_unknown(value, AMOUNT_KEYS, f"{schema_path}.{section}.{name}")
-                if "amount" not in value or "currencyCode" not in value:
-                    raise self.fail(f"{fpath} must have amount and currencyCode, got {value!r}")
-                currency = value["currencyCode"]
-                if not isinstance(currency, str) or not currency:
-                    raise self.fail(f"{fpath}.currencyCode must be a currency code, got {currency!r}")
-                currencies.add(currency)
-                out[f.column] = self.number(value["amount"], "num", f"{fpath}.amount")
+                if required:
+                    raise self.fail(f"required field {path}.{section}.{name} is missing")
+                out[column] = None
+            elif kind == "money":
+                if (
+                    type(value) is dict
+                    and type(value.get("amount")) is Decimal
+                    and type(currency := value.get("currencyCode")) is str
+                    and currency
+                    and len(value) == 2
+                ):
+                    currencies.add(currency)
+                    out[column] = value["amount"]
+                else:
+                    out[column] = self.amount(
+                        value, currencies, f"{path}.{section}.{name}", f"{schema_path}.{section}.{name}"
+                    )
+            elif kind == "int":
+                out[column] = (
+                    value if type(value) is int else self.number(value, kind, f"{path}.{section}.{name}")
+                )
+            elif type(value) is Decimal:
+                out[column] = value
             else:
-                out[f.column] = self.number(value, f.kind, fpath)
+                out[column] = self.number(value, kind, f"{path}.{section}.{name}")
+
+    def amount(self, value: Any, currencies: set[str], fpath: str, schema_path: str) -> Decimal:
+        if not isinstance(value, dict):
+            raise self.fail(f"{fpath} must be an Amount object, got {value!r}")
+        self.note_unknown(value, AMOUNT_KEYS, schema_path)
+        if "amount" not in value or "currencyCode" not in value:
+            raise self.fail(f"{fpath} must have amount and currencyCode, got {value!r}")
+        currency = value["currencyCode"]
+        if not isinstance(currency, str) or not currency:
+            raise self.fail(f"{fpath}.currencyCode must be a currency code, got {currency!r}")
+        currencies.add(currency)
+        return self.number(value["amount"], "num", f"{fpath}.amount")  # type: ignore[return-value]
 
     def row_currency(self, currencies: set[str], path: str) -> str:
         if len(currencies) != 1:
