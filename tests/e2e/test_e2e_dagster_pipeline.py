@@ -368,3 +368,34 @@ def test_a_report_recorded_in_the_ledger_is_resumed_not_requested_again(pipeline
         "select report_id, status from raw_amazon.report_requests where marketplace = 'DE' and window_start = %s",
         (spec.data_start_time,),
     ) == [(report_id, "LOADED")]
+
+
+def test_a_fatal_day_in_a_range_run_keeps_the_other_days(pipeline: Pipeline) -> None:
+    from chalkola_pipelines.defs.jobs import run_tags_for
+
+    last = _days()[0] - dt.timedelta(days=10)
+    first = last - dt.timedelta(days=2)
+    pipeline.simulator.state.faults.add("createReport", "fatal")  # the first day's report
+    try:
+        result = pipeline.run(
+            "sp_sales_traffic_job", tags=run_tags_for("US", first, last), raise_on_error=False
+        )
+    finally:
+        pipeline.simulator.state.faults.clear()
+    assert not result.success
+    loaded = sorted(m.partition for m in result.asset_materializations_for_node("sp_sales_traffic"))
+    assert loaded == [f"{(first + dt.timedelta(days=i)).isoformat()}|US" for i in (1, 2)]
+    message = next(
+        e for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+    ).step_failure_data.error.message
+    assert "1 of 3 sales & traffic days failed" in message and f"{first.isoformat()}|US" in message
+    status = pipeline.instance.get_status_by_partition(
+        dg.AssetKey("sp_sales_traffic"),
+        [f"{(first + dt.timedelta(days=i)).isoformat()}|US" for i in range(3)],
+        pipeline.defs.resolve_assets_def("sp_sales_traffic").partitions_def,
+    )
+    assert list(status.values()) == [
+        dg.AssetPartitionStatus.FAILED,
+        dg.AssetPartitionStatus.MATERIALIZED,
+        dg.AssetPartitionStatus.MATERIALIZED,
+    ]

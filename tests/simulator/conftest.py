@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from simulator_helpers import lwa_token
 
-from chalkola_pipelines.simulator.credentials import (
-    DEMO_ADS_CLIENT_ID,
-    DEMO_ADS_CLIENT_SECRET,
-    DEMO_REFRESH_TOKENS,
-    DEMO_SP_CLIENT_ID,
-    DEMO_SP_CLIENT_SECRET,
-)
+from chalkola_pipelines.simulator.credentials import DEMO_ADS_CLIENT_ID
 
 
 @pytest.fixture(scope="session")
@@ -38,21 +33,6 @@ def faults(sim):
     sim.state.faults.clear()
     yield sim.state.faults
     sim.state.faults.clear()
-
-
-def lwa_token(base_url: str, api: str = "sp", region: str = "na") -> str:
-    client = (
-        (DEMO_SP_CLIENT_ID, DEMO_SP_CLIENT_SECRET)
-        if api == "sp"
-        else (DEMO_ADS_CLIENT_ID, DEMO_ADS_CLIENT_SECRET)
-    )
-    r = httpx.post(
-        f"{base_url}/lwa/{region}/auth/o2/token",
-        data={"grant_type": "refresh_token", "refresh_token": DEMO_REFRESH_TOKENS[api][region],
-              "client_id": client[0], "client_secret": client[1]},
-    )  # fmt: skip
-    r.raise_for_status()
-    return r.json()["access_token"]
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,14 @@ from typing import Any
 
 import httpx
 
+from chalkola_pipelines.simulator.credentials import (
+    DEMO_ADS_CLIENT_ID,
+    DEMO_ADS_CLIENT_SECRET,
+    DEMO_REFRESH_TOKENS,
+    DEMO_SP_CLIENT_ID,
+    DEMO_SP_CLIENT_SECRET,
+)
+
 US = "ATVPDKIKX0DER"
 CA = "A2EUQ1WTGCTBG2"
 ST = "GET_SALES_AND_TRAFFIC_REPORT"
@@ -97,3 +105,18 @@ def ads_request(
 
 
 ADS_CT = {"Content-Type": "application/vnd.createasyncreportrequest.v3+json"}
+
+
+def lwa_token(base_url: str, api: str = "sp", region: str = "na") -> str:
+    client = (
+        (DEMO_SP_CLIENT_ID, DEMO_SP_CLIENT_SECRET)
+        if api == "sp"
+        else (DEMO_ADS_CLIENT_ID, DEMO_ADS_CLIENT_SECRET)
+    )
+    r = httpx.post(
+        f"{base_url}/lwa/{region}/auth/o2/token",
+        data={"grant_type": "refresh_token", "refresh_token": DEMO_REFRESH_TOKENS[api][region],
+              "client_id": client[0], "client_secret": client[1]},
+    )  # fmt: skip
+    r.raise_for_status()
+    return r.json()["access_token"]

@@ -11,7 +11,6 @@ import zlib
 
 import httpx
 import pytest
-from conftest import lwa_token
 from simulator_helpers import (
     ADS_CT,
     CA,
@@ -23,6 +22,7 @@ from simulator_helpers import (
     create_report,
     download,
     gunzip_json,
+    lwa_token,
     st_window,
     today,
     wait_ads,

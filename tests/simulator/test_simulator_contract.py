@@ -174,7 +174,7 @@ def test_get_orders_validation(sim, sp, params, fragment) -> None:
 
 
 def test_marketplace_participations_match_model(sim) -> None:
-    from conftest import lwa_token
+    from simulator_helpers import lwa_token
 
     token = lwa_token(sim.base_url, "sp", "eu")
     r = httpx.get(
@@ -282,7 +282,7 @@ def test_ads_errors_match_spec(sim, ads) -> None:
 
 def test_cancel_and_delete_match_models(slow_sim) -> None:
     """At time scale 1 a new report stays IN_QUEUE / PENDING long enough to be cancelled."""
-    from conftest import lwa_token
+    from simulator_helpers import lwa_token
 
     from chalkola_pipelines.simulator.credentials import DEMO_ADS_CLIENT_ID
 
