@@ -340,20 +340,22 @@ def bench_ads(url: str, work: Path, seed: int, target_mb: float) -> dict[str, An
 
     csv_path = work / "ads.csv"
     mkt = get_marketplace(MARKETPLACE)
+    field_columns = ADS_SP_ADVERTISED_PRODUCT_COLUMNS[
+        2:-1
+    ]  # the loader's order, minus marketplace/profile/report
     with open_document(path) as stream:
-        from chalkola_pipelines.warehouse.loaders import _ADS_FIELD_COLUMNS  # the loader's own column order
-
         write_csv(
             csv_path,
             (
-                [mkt.code, profile_id, *(r[c] for c in _ADS_FIELD_COLUMNS), "bench-raw"]
+                [mkt.code, profile_id, *(r[c] for c in field_columns), "bench-raw"]
                 for r in iter_sp_advertised_product_rows(stream)
             ),
         )
     truncate(url, ADS_SP_ADVERTISED_PRODUCT_TABLE)
     log("ads: raw COPY")
     raw_s = raw_copy(url, ADS_SP_ADVERTISED_PRODUCT_TABLE, ADS_SP_ADVERTISED_PRODUCT_COLUMNS, csv_path)
-    assert count_rows(url, ADS_SP_ADVERTISED_PRODUCT_TABLE) == rows
+    if count_rows(url, ADS_SP_ADVERTISED_PRODUCT_TABLE) != rows:
+        raise RuntimeError("raw COPY did not load every row of the document")
     csv_path.unlink()
     truncate(url, ADS_SP_ADVERTISED_PRODUCT_TABLE)
     log("ads: our path (child process)")

@@ -80,7 +80,18 @@ def prepare_environment() -> dict[str, str]:
         "CHALKOLA_HOME": str(chalkola_home()),
     }
     os.environ.update(env)
+    _ensure_pool_rows()
     return env
+
+
+def _ensure_pool_rows() -> None:
+    # Dagster creates a pool's slot row lazily; parallel runs racing to create it fail on Postgres.
+    import dagster as dg
+
+    from chalkola_pipelines.defs.jobs import ensure_pool_limits
+
+    with dg.DagsterInstance.get() as instance:
+        ensure_pool_limits(instance)
 
 
 def _free_port() -> int:
@@ -135,12 +146,9 @@ class RangeRun:
 
     @property
     def tags(self) -> dict[str, str]:
-        return {
-            "dagster/asset_partition_range_start": f"{self.first.isoformat()}|{self.marketplace.code}",
-            "dagster/asset_partition_range_end": f"{self.last.isoformat()}|{self.marketplace.code}",
-            "amazon/region": self.marketplace.region,
-            "chalkola/launched_by": "demo",
-        }
+        from chalkola_pipelines.defs.jobs import run_tags_for
+
+        return {**run_tags_for(self.marketplace, self.first, self.last), "chalkola/launched_by": "demo"}
 
 
 def last_complete_days(mkt: Marketplace, days: int, now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
@@ -157,11 +165,14 @@ def _dagster_job(job: str, tags: dict[str, str], env: dict[str, str], log_name: 
     log_dir = chalkola_home() / "demo-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{log_name}.log"
+    # Steps run in the run's own process: a subprocess per step would re-import the code location each time.
+    run_config = log_dir / "in_process.yaml"
+    run_config.write_text("execution:\n  config:\n    in_process: {}\n")
     started = time.monotonic()
     with open(log_path, "wb") as log_file:
         result = subprocess.run(
             [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", DEFINITIONS_MODULE,
-             "-j", job, "--tags", json.dumps(tags)],
+             "-j", job, "--tags", json.dumps(tags), "-c", str(run_config)],
             stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=REPO_ROOT, check=False,
         )  # fmt: skip
     return result.returncode == 0, time.monotonic() - started, log_path

@@ -20,6 +20,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from chalkola_pipelines.amazon.errors import AmazonError
 from chalkola_pipelines.defs.checks import (
     ADS_CHECK_SPECS,
     ADS_COUNTS_SQL,
@@ -75,11 +76,17 @@ def ads_profiles(
     per_region: dict[str, int] = {}
     marketplaces: dict[str, str] = {}
     request_ids: list[str] = []
+    failed: dict[str, str] = {}
     with contextlib.closing(limiter), warehouse.connect() as conn:
         for region in regions:
-            with amazon.ads_client(region, limiter) as client:
-                profiles = client.list_profiles()
-                request_id = client.last_request_id
+            try:
+                with amazon.ads_client(region, limiter) as client:
+                    profiles = client.list_profiles()
+                    request_id = client.last_request_id
+            except AmazonError as exc:  # one region's problem must not hide the others' profiles
+                context.log.error(f"ads profiles {region.upper()}: {exc}")
+                failed[region] = str(exc)
+                continue
             n = upsert_ads_profiles(conn, region=region, profiles=profiles, request_id=request_id)
             total += n
             per_region[region] = n
@@ -88,6 +95,15 @@ def ads_profiles(
             for code, profile in profiles_by_marketplace(profiles).items():
                 marketplaces[code] = str(profile["profileId"])
             context.log.info(f"ads profiles {region.upper()}: {n} profiles")
+    if failed:
+        loaded = ", ".join(r.upper() for r in per_region) or "none"
+        raise dg.Failure(
+            description="ads_profiles: listing the profiles failed for "
+            + "; ".join(f"region {r.upper()}: {msg}" for r, msg in failed.items())
+            + f". Profiles of the other regions ({loaded}) were stored. Check that region's ADS_REFRESH_TOKEN_* "
+            "and re-run.",
+            metadata={"rows": total, "failed_regions": ", ".join(r.upper() for r in failed)},
+        )
     return dg.MaterializeResult(
         metadata={
             "rows": total,

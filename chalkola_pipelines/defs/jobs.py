@@ -94,6 +94,32 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     ]
 
 
+POOLS: tuple[str, ...] = ("amazon_sp_reports", "amazon_ads_reporting", "dbt")
+
+
+def ensure_pool_limits(instance: dg.DagsterInstance, pools: tuple[str, ...] = POOLS) -> dict[str, int | None]:
+    """Create the concurrency-pool rows of our pools (at the instance's ``pools.default_limit``) if missing.
+
+    Call once before launching runs in parallel on a fresh Postgres instance (``chalkola demo``, a deploy
+    step): dagster 1.13 creates a pool's row lazily when a step first claims it, and two runs doing that at
+    the same moment on Postgres fail one of them (``concurrency_limits_concurrency_key_key`` unique
+    violation, then "current transaction is aborted"). Existing rows (e.g. set with
+    ``dagster instance concurrency set amazon_sp_reports 2``) are left alone. Returns pool → slot count.
+    """
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return {}
+    known = set(storage.get_concurrency_keys())
+    out: dict[str, int | None] = {}
+    for pool in pools:
+        if pool not in known:
+            storage.initialize_concurrency_limit_to_default(pool)
+        out[pool] = (
+            storage.get_concurrency_info(pool).slot_count if pool in storage.get_concurrency_keys() else None
+        )
+    return out
+
+
 def marketplace_run_request(
     marketplace: Marketplace | str,
     first: dt.date,

@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from chalkola_pipelines.amazon.sp_reports import ReportSpec
 from chalkola_pipelines.defs.checks import ORDER_COUNTS_SQL, ORDERS_CHECK_SPECS, rows_match_document
 from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_ORDERS, split_days
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
@@ -60,7 +61,6 @@ def orders_window(
 def orders_spec(
     marketplace: Marketplace, first: dt.date, last: dt.date, now: dt.datetime | None = None
 ) -> Any:
-    from chalkola_pipelines.amazon.sp_reports import ReportSpec
 
     start, end = orders_window(marketplace, first, last, now)
     return ReportSpec(

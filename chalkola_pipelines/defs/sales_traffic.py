@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from chalkola_pipelines.amazon.sp_reports import ReportSpec
 from chalkola_pipelines.defs.checks import (
     SALES_TRAFFIC_CHECK_SPECS,
     sales_traffic_rows_match,
@@ -40,10 +41,8 @@ REPORT_OPTIONS = {"dateGranularity": "DAY", "asinGranularity": "CHILD"}
 POOL = "amazon_sp_reports"
 
 
-def sales_traffic_spec(marketplace: Marketplace, day: dt.date) -> Any:
+def sales_traffic_spec(marketplace: Marketplace, day: dt.date) -> ReportSpec:
     """The single-day report request of one marketplace-local day."""
-    from chalkola_pipelines.amazon.sp_reports import ReportSpec
-
     return ReportSpec(
         report_type=REPORT_TYPE,
         marketplace_ids=(marketplace.marketplace_id,),

@@ -300,6 +300,7 @@ def build_dbt_after_raw_loads_sensor(
         instance = context.instance
         seen = int(_parse_cursor(context.cursor).get("storage_id", 0))
         newest, oldest_ts = seen, None
+        changed: list[dg.AssetKey] = []
         for name in raw_asset_names:
             key = dg.AssetKey(name)
             latest = instance.fetch_materializations(key, limit=1).records
@@ -309,6 +310,7 @@ def build_dbt_after_raw_loads_sensor(
                 dg.AssetRecordsFilter(asset_key=key, after_storage_id=seen), limit=1, ascending=True
             ).records
             if first_new:
+                changed.append(key)
                 ts = first_new[0].timestamp
                 oldest_ts = ts if oldest_ts is None else min(oldest_ts, ts)
         if newest <= seen or oldest_ts is None:
@@ -322,9 +324,36 @@ def build_dbt_after_raw_loads_sensor(
             return dg.SkipReason(
                 f"waiting for {len(raw_in_flight)} queued/running runs before building the marts"
             )
+        selection = affected_dbt_assets(context.repository_def, changed)
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=f"dbt:{newest}", tags={LAUNCHED_BY_TAG: DBT_SENSOR})],
+            run_requests=[
+                dg.RunRequest(
+                    run_key=f"dbt:{newest}",
+                    asset_selection=selection,
+                    tags={
+                        LAUNCHED_BY_TAG: DBT_SENSOR,
+                        "chalkola/raw_assets": ",".join(k.path[-1] for k in changed),
+                    },
+                )
+            ],
             cursor=json.dumps({"storage_id": newest}),
         )
 
     return _sensor
+
+
+def affected_dbt_assets(
+    repository_def: dg.RepositoryDefinition | None, changed: Sequence[dg.AssetKey]
+) -> list[dg.AssetKey] | None:
+    """The dbt assets to build after loads of ``changed``: everything downstream of them, plus the dbt assets
+    that depend on no raw asset (seeds such as dim_marketplace, which the marts join). None = the whole job
+    (when the sensor is evaluated without its repository)."""
+    if repository_def is None or not changed:
+        return None
+    graph = repository_def.asset_graph
+    in_job = set(repository_def.get_job(DBT_MARTS_JOB).asset_layer.selected_asset_keys)
+    raw = {dg.AssetKey(name) for name in RAW_ASSET_NAMES}
+    downstream = dg.AssetSelection.assets(*changed).downstream().resolve(graph)
+    depends_on_raw = dg.AssetSelection.assets(*raw).downstream().resolve(graph)
+    keys = (downstream & in_job) | (in_job - depends_on_raw)
+    return sorted(keys, key=lambda k: k.to_user_string())

@@ -179,7 +179,7 @@ class ReportLedger:
         request_ids: Iterable[str] = (),
         scope: str | None = None,
     ) -> LedgerEntry:
-        """Insert the entry for ``report_id`` or, if (source, report_id) exists, update its status and
+        """Insert the entry for ``report_id`` or, if (source, region, report_id) exists, update its status and
         append request ids. ``scope`` defaults to ``ledger_scope(marketplace, profile_id)``."""
         if not report_id:
             raise ValueError("record() needs the report id Amazon returned")
@@ -200,7 +200,7 @@ class ReportLedger:
             values (%(source)s, %(report_type)s, %(region)s, %(marketplace)s, %(profile_id)s, %(window_start)s,
                 %(window_end)s, %(options)s, %(key)s, %(report_id)s, %(status)s, %(request_ids)s::text[],
                 case when %(final)s then now() end)
-            on conflict (source, report_id) where report_id is not null do update set
+            on conflict (source, region, report_id) where report_id is not null do update set
                 status = excluded.status,
                 request_ids = {_merge_ids_sql("r.request_ids", "excluded.request_ids")},
                 updated_at = now(),
@@ -239,9 +239,11 @@ class ReportLedger:
         row_count: int | None = None,
         error: str | None = None,
         request_ids: Iterable[str] = (),
+        region: str | None = None,
     ) -> None:
         """Set the given fields (None = leave as is) and append ``request_ids``; raises LedgerError when
-        (source, report_id) was never recorded."""
+        (source, region, report_id) was never recorded. Report ids are unique per region only: pass
+        ``region``; without it the id must be unambiguous."""
         status = status.upper() if status else None
         if error is not None and len(error) > _ERROR_MAX_CHARS:
             error = error[: _ERROR_MAX_CHARS - 1] + "…"
@@ -255,7 +257,7 @@ class ReportLedger:
                 request_ids = {_merge_ids_sql("r.request_ids", "%(request_ids)s::text[]")},
                 updated_at = now(),
                 completed_at = case when %(final)s then coalesce(r.completed_at, now()) else r.completed_at end
-            where source = %(source)s and report_id = %(report_id)s
+            where r.id = %(entry_id)s
         """
         params = {
             "status": status,
@@ -269,18 +271,33 @@ class ReportLedger:
             "report_id": report_id,
         }
         with self._conn_factory() as conn:
-            cur = conn.execute(sql, params)
-            if cur.rowcount == 0:
-                raise LedgerError(
-                    f"No ledger entry for {source} report {report_id}: record() it when Amazon returns the id."
-                )
+            params["entry_id"] = self._entry_id(conn, source, report_id, region)
+            conn.execute(sql, params)
 
-    def get(self, source: str, report_id: str) -> LedgerEntry | None:
-        """The entry of (source, report_id), or None."""
+    def get(self, source: str, report_id: str, region: str | None = None) -> LedgerEntry | None:
+        """The entry of (source, region, report_id), or None (LedgerError if ambiguous without region)."""
         with self._conn_factory() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(f"select * from {TABLE} where source = %s and report_id = %s", (source, report_id))
-            row = cur.fetchone()
-        return LedgerEntry(**row) if row else None
+            rows = cur.execute(
+                f"select * from {TABLE} where source = %s and report_id = %s"
+                " and (%s::text is null or region = %s)",
+                (source, report_id, region, region),
+            ).fetchall()
+        if len(rows) > 1:
+            raise LedgerError(f"{source} report {report_id} exists in several regions: pass region=")
+        return LedgerEntry(**rows[0]) if rows else None
+
+    @staticmethod
+    def _entry_id(conn: psycopg.Connection, source: str, report_id: str, region: str | None) -> int:
+        rows = conn.execute(
+            f"select id from {TABLE} where source = %s and report_id = %s and (%s::text is null or region = %s)",
+            (source, report_id, region, region),
+        ).fetchall()
+        where = f"{source} report {report_id}" + (f" in region {region}" if region else "")
+        if not rows:
+            raise LedgerError(f"No ledger entry for {where}: record() it when Amazon returns the id.")
+        if len(rows) > 1:
+            raise LedgerError(f"{where} exists in several regions: pass region= to tell them apart.")
+        return rows[0][0]
 
 
 def _merge_ids_sql(left: str, right: str) -> str:

@@ -255,3 +255,29 @@ def test_ui_backfill_can_be_launched_headless(tmp_path: Path) -> None:
     assert '"__typename": "LaunchBackfillSuccess"' in result.stdout, (
         result.stdout[-2000:] + result.stderr[-2000:]
     )
+
+
+def test_dbt_sensor_builds_the_marts_affected_by_the_loaded_sources(defs: dg.Definitions) -> None:
+    sensor = defs.resolve_sensor_def("dbt_after_raw_loads_sensor")
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key="sp_orders", partition="2025-06-01|US")
+        )
+        ctx = dg.build_sensor_context(instance=instance, definitions=defs)
+        result = sensor(ctx)
+    (request,) = result.run_requests
+    selected = {k.to_user_string() for k in request.asset_selection}
+    assert "staging/stg_amazon__sp_order_items" in selected and "marts/dim_product" in selected
+    assert "marts/dim_marketplace" in selected  # a seed the marts join: always built
+    assert "marts/fct_ads_campaign_daily" not in selected  # not downstream of orders
+    assert not selected & set(RAW)
+    assert request.tags["chalkola/raw_assets"] == "sp_orders"
+
+
+def test_pool_rows_are_created_once_before_parallel_runs() -> None:
+    from chalkola_pipelines.defs.jobs import POOLS, ensure_pool_limits
+
+    with dg.instance_for_test(overrides={"concurrency": {"pools": {"default_limit": 2}}}) as instance:
+        instance.event_log_storage.set_concurrency_slots("amazon_sp_reports", 1)  # an operator's choice stays
+        assert ensure_pool_limits(instance) == {"amazon_sp_reports": 1, "amazon_ads_reporting": 2, "dbt": 2}
+        assert set(POOLS) <= set(instance.event_log_storage.get_concurrency_keys())

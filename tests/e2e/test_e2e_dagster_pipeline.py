@@ -399,3 +399,34 @@ def test_a_fatal_day_in_a_range_run_keeps_the_other_days(pipeline: Pipeline) -> 
         dg.AssetPartitionStatus.MATERIALIZED,
         dg.AssetPartitionStatus.MATERIALIZED,
     ]
+
+
+def test_dbt_build_of_only_the_marts_affected_by_orders(pipeline: Pipeline) -> None:
+    """What the dbt sensor launches after order loads: a subset of dbt_marts_job (dbt --select)."""
+    from chalkola_pipelines.defs.sensors import affected_dbt_assets
+
+    selection = affected_dbt_assets(pipeline.defs.get_repository_def(), [dg.AssetKey("sp_orders")])
+    result = pipeline.defs.resolve_job_def("dbt_marts_job").execute_in_process(
+        instance=pipeline.instance, asset_selection=selection
+    )
+    assert result.success
+    built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "marts/dim_product" in built and "marts/fct_ads_campaign_daily" not in built
+    assert pipeline.query("select count(*) > 0 from marts.dim_product") == [(True,)]
+
+
+def test_one_regions_bad_ads_token_fails_profiles_naming_the_region(pipeline: Pipeline, monkeypatch) -> None:
+    monkeypatch.setenv("ADS_REFRESH_TOKEN_EU", "Atzr|not-a-valid-refresh-token")
+    before = dict(
+        pipeline.query("select region, max(loaded_at) from raw_amazon.ads_profiles group by region")
+    )
+    result = pipeline.run("ads_profiles_job", raise_on_error=False)
+    assert not result.success
+    message = next(
+        e for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+    ).step_failure_data.error.message
+    assert "region EU" in message and "ADS_REFRESH_TOKEN_*" in message
+    assert "not-a-valid-refresh-token" not in message
+    after = dict(pipeline.query("select region, max(loaded_at) from raw_amazon.ads_profiles group by region"))
+    assert after["na"] > before["na"] and after["fe"] > before["fe"]  # the other regions were refreshed
+    assert after["eu"] == before["eu"]

@@ -302,3 +302,14 @@ def test_row_built_from_the_truncated_json_sample() -> None:
     assert row["item_price"] == Decimal("16.95")
     assert row["item_tax"] is None and row["gift_wrap_price"] is None  # pending: prices not final
     assert row["is_business_order"] is None and row["ship_country"] is None  # padded
+
+
+def test_truncated_document_is_detected_not_padded() -> None:
+    data = ("\n".join([HEADER] + [official_row()] * 10) + "\n").encode()
+    cut = data[: int(len(data) * 0.6)]  # what a truncated body looks like: a partial last line
+    assert not cut.endswith(b"\n")
+    with pytest.raises(OrderReportFormatError, match="looks truncated"):
+        rows_of(io.BytesIO(cut))
+    # a complete last row without a final line end is fine
+    rows = rows_of(io.BytesIO(data.rstrip(b"\n")))
+    assert len(rows) == 10

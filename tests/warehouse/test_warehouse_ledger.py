@@ -161,3 +161,31 @@ def test_ads_resume_rules(ledger: ReportLedger, ledger_url: str, tmp_path: Path)
     assert find().report_id == "ads-2"  # re-parse from the landing store without calling Amazon
     ledger.update(ADS_REPORTING, "ads-2", status="FAILED")
     assert find() is None
+
+
+def test_same_report_id_in_two_regions_are_two_entries(ledger: ReportLedger) -> None:
+    """Amazon report ids are unique per seller account only; NA and FE can both return 50007000034."""
+    common = dict(
+        source="sp_reports",
+        profile_id=None,
+        window_start=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        window_end=dt.datetime(2026, 11, 2, tzinfo=dt.UTC),
+        options={},
+        report_id="50007000034",
+        status="IN_QUEUE",
+    )
+    us = ledger.record(report_type="GET_SALES_AND_TRAFFIC_REPORT", region="na", marketplace="US", **common)
+    jp = ledger.record(
+        report_type="GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL",
+        region="fe",
+        marketplace="JP",
+        **common,
+    )
+    assert us.id != jp.id
+    ledger.update("sp_reports", "50007000034", region="fe", status="DONE", document_path="/landing/jp.gz")
+    assert ledger.get("sp_reports", "50007000034", region="na").document_path is None
+    assert ledger.get("sp_reports", "50007000034", region="fe").document_path == "/landing/jp.gz"
+    with pytest.raises(LedgerError, match="several regions"):
+        ledger.update("sp_reports", "50007000034", status="DONE")
+    with pytest.raises(LedgerError, match="several regions"):
+        ledger.get("sp_reports", "50007000034")

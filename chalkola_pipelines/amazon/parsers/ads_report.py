@@ -113,8 +113,10 @@ _TEMPLATE: dict[str, Any] = {c.column: None for c in SP_ADVERTISED_PRODUCT_COLUM
 class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
     """Iterator over the rows of one document, with what it learned along the way.
 
-    ``rows``: rows yielded so far. ``unknown_keys``: document keys that are not spAdvertisedProduct
-    columns, with the number of rows that carried each (complete once the iterator is exhausted).
+    ``rows``: rows parsed so far (the parser works ahead by at most one batch of ~1 MB). ``unknown_keys``:
+    document keys that are not spAdvertisedProduct columns, with the number of rows that carried each
+    (complete once the iterator is exhausted). :meth:`row_batches` gives the same rows as tuples, in
+    batches, without building a dict per row (what the COPY loader uses).
     """
 
     def __init__(self, stream: BinaryIO, *, require_date: bool = True, chunk_size: int = CHUNK_SIZE) -> None:
@@ -122,13 +124,29 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         self.unknown_keys: Counter[str] = Counter()
         self._source = document_name(stream)
         self._require_date = require_date
-        self._it = self._generate(stream, chunk_size)
+        self._batches = self._generate(stream, chunk_size)
+        self._pending: Iterator[tuple[Any, ...]] = iter(())
 
     def __iter__(self) -> SpAdvertisedProductRows:
         return self
 
     def __next__(self) -> dict[str, Any]:
-        return next(self._it)
+        for values in self._pending:
+            return dict(zip(COLUMN_NAMES, values, strict=True))
+        for batch in self._batches:
+            if batch:
+                self._pending = iter(batch)
+                return dict(zip(COLUMN_NAMES, next(self._pending), strict=True))
+        raise StopIteration
+
+    def row_batches(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The remaining rows, in batches of tuples ordered as :data:`COLUMN_NAMES` (same types as the
+        dicts: ``date`` / ``str`` / ``int`` / ``Decimal`` / None). Shares the position with ``next()``."""
+        rest = list(self._pending)
+        self._pending = iter(())
+        if rest:
+            yield rest
+        yield from self._batches
 
     def _fail(self, message: str) -> AdsReportFormatError:
         where = f" {self._source}" if self._source else ""
@@ -137,7 +155,17 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
             "investigation; re-running the partition requests and downloads a new report."
         )
 
-    def _generate(self, stream: BinaryIO, chunk_size: int) -> Iterator[dict[str, Any]]:
+    # -- reading -------------------------------------------------------------------------------------
+
+    def _generate(self, stream: BinaryIO, chunk_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Cut the array into ~chunk_size slices at row boundaries and decode each slice at once.
+
+        A candidate cut is a ``}`` followed (after whitespace) by ``,``. A ``}`` inside a string or a
+        nested object can look like one, but then the left part is not valid JSON (unterminated string or
+        object) and the previous candidate is tried; after a few failures (or at the end of the document
+        if the rest does not decode) ijson takes over for the rest of the stream, which yields every
+        complete row and then reports the exact problem. Memory: one slice plus one chunk.
+        """
         head = b""
         while not head.lstrip(_LEADING):
             chunk = stream.read(chunk_size)
@@ -148,41 +176,85 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         stripped = head.lstrip(_LEADING)
         if stripped[:1] != b"[":
             raise self._fail(f"expected a JSON array of rows, the document starts with {stripped[:40]!r}")
-        convert = self._convert
-        # ijson's C backend drives the reads itself (twice as fast as pushing chunks through items_coro)
+        buf = stripped[1:]
+        while True:
+            chunk = stream.read(chunk_size)
+            if not chunk:  # the rest: the last rows, "]" and whitespace
+                batch = self._decode(b"[" + buf)
+                if batch is None:
+                    yield from self._ijson_rest(b"[" + buf, stream, chunk_size)
+                else:
+                    yield batch
+                return
+            buf += chunk
+            end, failures = len(buf), 0
+            while failures < _MAX_CUT_FAILURES:
+                cut = buf.rfind(b"}", 0, end)
+                if cut < 0:
+                    break  # no complete row yet: read more
+                comma = _NEXT_TOKEN.match(buf, cut + 1)
+                if comma is None or comma.end() > len(buf) or buf[comma.end() - 1] != 0x2C:  # ","
+                    end = cut
+                    continue
+                batch = self._decode(b"[" + buf[: cut + 1] + b"]")
+                if batch is None:
+                    end, failures = cut, failures + 1
+                    continue
+                yield batch
+                buf = buf[comma.end() :]
+                break
+            else:
+                yield from self._ijson_rest(b"[" + buf, stream, chunk_size)
+                return
+
+    def _decode(self, data: bytes) -> list[tuple[Any, ...]] | None:
+        """Rows of one complete JSON array, or None if ``data`` is not valid JSON."""
+        try:
+            structs = _FAST_DECODER.decode(data)
+        except msgspec.ValidationError:
+            pass  # a value outside the fast path's types, or an unknown key: convert row by row
+        except msgspec.DecodeError:
+            return None
+        else:
+            batch = self._fast_rows(structs)
+            if batch is not None:
+                return batch
+        try:
+            objects = _SLOW_DECODER.decode(data)
+        except msgspec.DecodeError:
+            return None
+        return [_TUPLE_OF(self._convert(obj)) for obj in objects]
+
+    def _fast_rows(self, structs: list[Any]) -> list[tuple[Any, ...]] | None:
+        """Tuples of well-typed rows (checked per batch, in C), or None to convert row by row."""
+        if not structs:
+            return []
+        kinds = set(map(type, chain.from_iterable(map(_DECIMAL_VALUES, structs))))
+        if not kinds <= _DECIMAL_OK:
+            return None  # text, bool, object...: the row-by-row path names the row and column
+        if self._require_date and None in map(_DATE_VALUE, structs):
+            return None
+        batch = list(map(astuple, structs))
+        if int in kinds:  # an integral metric written as 0 or 12: Decimal, like every other number
+            batch = [_decimals_from_ints(values) for values in batch]
+        self.rows += len(batch)
+        return batch
+
+    def _ijson_rest(self, head: bytes, stream: BinaryIO, chunk_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """The rest of the array through ijson: every complete row, then the exact error."""
         objects = ijson.items(_Prefixed(head, stream), "item", use_float=False, buf_size=chunk_size)
+        batch: list[tuple[Any, ...]] = []
         try:
             for obj in objects:
-                yield convert(obj)
+                batch.append(_TUPLE_OF(self._convert(obj)))
+                if len(batch) >= 1000:
+                    yield batch
+                    batch = []
         except ijson.JSONError as exc:
+            yield batch
             detail = " ".join(str(exc).split())
             raise self._fail(f"truncated/invalid JSON after row {self.rows} ({detail})") from None
-
-    def _convert(self, obj: Any) -> dict[str, Any]:
-        if type(obj) is not dict:
-            raise self._fail(f"row {self.rows} is not a JSON object: {obj!r:.80}")
-        out = _TEMPLATE.copy()
-        spec = _SPEC
-        for key, value in obj.items():
-            target = spec.get(key)
-            if target is None:
-                self.unknown_keys[key] += 1
-                continue
-            column, ready, conv = target
-            if type(value) is ready or value is None:
-                out[column] = value
-                continue
-            try:
-                out[column] = conv(value)
-            except ValueError as exc:
-                raise self._fail(f"row {self.rows}, column {key}: {exc}") from None
-        if self._require_date and out["report_date"] is None:
-            raise self._fail(
-                f"row {self.rows} has no date (a DAILY spAdvertisedProduct report carries one per row)"
-            )
-        self.rows += 1
-        return out
-
+        yield batch
 
 def iter_sp_advertised_product_rows(
     stream: BinaryIO, *, require_date: bool = True

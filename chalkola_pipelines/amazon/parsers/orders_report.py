@@ -122,7 +122,8 @@ def iter_order_report_rows(stream: BinaryIO, *, encoding: str | None = None) -> 
     Keys: every ``ORDER_REPORT_COLUMNS`` column (Decimal money, aware UTC datetimes, int quantity, bool
     is_business_order, text; blank → None; columns absent from the header → None) and ``extra_columns``
     (dict of unknown, non-PII headers → raw text). Rows with fewer fields than the header are padded
-    (Amazon drops trailing empty fields); more fields, a bad value, or a missing required header raise
+    (Amazon drops trailing empty fields) — except an unterminated last line, which means a truncated
+    document; more fields, a bad value, or a missing required header raise
     :class:`OrderReportFormatError` with the line number (the header is line 1). ``encoding=None`` sniffs
     UTF-8 → cp932 (Japanese text) → cp1252.
     """
@@ -157,6 +158,13 @@ def iter_order_report_rows(stream: BinaryIO, *, encoding: str | None = None) -> 
                 f"{_where(source)}; the file is not a well-formed flat file",
             )
         if len(fields) < len(header):
+            if not raw.endswith(b"\n"):
+                # The last line, cut short: padding it would silently load part of a truncated document.
+                raise OrderReportFormatError(
+                    line_no,
+                    f"the last line has {len(fields)} of {len(header)} fields and no line end{_where(source)}: "
+                    "the document looks truncated. Re-run the partition to download it again",
+                )
             fields.extend([""] * (len(header) - len(fields)))
         row: dict[str, Any] = dict.fromkeys(absent)
         for index, column, convert, name in plan:
