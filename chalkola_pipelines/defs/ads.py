@@ -216,7 +216,7 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
                 return
             what = f"ads_sp_advertised_product {MarketplaceDays(mkt, tuple(available)).describe()}"
             current: dict[str, Any] = {}
-            with failures_named(what, ledger, ADS_SOURCE, current):
+            with failures_named(what, ledger, ADS_SOURCE, current, mkt.region):
                 profile_id = find_profile_id(conn, mkt)
                 if profile_id is None:
                     profile_id = refresh_profiles(conn, client.get(), mkt)
@@ -325,7 +325,7 @@ def _reports(
         )
         for result in results:
             ledger.update(
-                ADS_SOURCE, result.report_id, status="COMPLETED", document_path=result.path,
+                ADS_SOURCE, result.report_id, region=mkt.region, status="COMPLETED", document_path=result.path,
                 request_ids=result.request_ids,
             )  # fmt: skip
             fetched[(result.start, result.end)] = (result.report_id, result.path, list(result.request_ids))
@@ -363,7 +363,7 @@ def _load(
             rows=_counted(iter_sp_advertised_product_rows(stream), document_counts),
             report_id=report_id,
         )
-    mark_loaded(ledger, ADS_SOURCE, report_id, sum(written.values()))
+    mark_loaded(ledger, ADS_SOURCE, report_id, sum(written.values()), mkt.region)
     return {"written": written, "document": document_counts}
 
 

@@ -112,7 +112,7 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
                 days = [d for d in md.days if first <= d <= last]
                 chunk = MarketplaceDays(mkt, tuple(days))
                 current: dict[str, Any] = {}
-                with failures_named(f"sp_orders {chunk.describe()}", ledger, SP_SOURCE, current):
+                with failures_named(f"sp_orders {chunk.describe()}", ledger, SP_SOURCE, current, mkt.region):
                     try:
                         spec = orders_spec(mkt, chunk.first, chunk.last)
                     except FuturePartitionError as exc:
@@ -171,7 +171,7 @@ def _load(conn: Any, ledger: Any, mkt: Marketplace, chunk: MarketplaceDays, outc
             rows=_counted(iter_order_report_rows(stream), mkt, document_counts),
             report_id=outcome.report_id,
         )
-    mark_loaded(ledger, SP_SOURCE, outcome.report_id, sum(written.values()))
+    mark_loaded(ledger, SP_SOURCE, outcome.report_id, sum(written.values()), mkt.region)
     return {"written": written, "document": document_counts, "ignored": written.ignored}
 
 

@@ -155,6 +155,7 @@ def fetch_sp_report(
     ledger.update(
         SP_SOURCE,
         result.report_id,
+        region=marketplace.region,
         status=result.status,
         document_id=result.document_id,
         document_path=result.path,
@@ -165,18 +166,24 @@ def fetch_sp_report(
     return ReportOutcome(result.status, result.report_id, window, result.path, list(result.request_ids))
 
 
-def mark_loaded(ledger: ReportLedger, source: str, report_id: str, rows: int) -> None:
-    ledger.update(source, report_id, status="LOADED", row_count=rows)
+def mark_loaded(ledger: ReportLedger, source: str, report_id: str, rows: int, region: str) -> None:
+    """The report's rows are in the warehouse (report ids are unique per region only)."""
+    ledger.update(source, report_id, region=region, status="LOADED", row_count=rows)
 
 
 def mark_failed(
-    ledger: ReportLedger, source: str, report_id: str | None, status: str | None, error: str
+    ledger: ReportLedger,
+    source: str,
+    report_id: str | None,
+    status: str | None,
+    error: str,
+    region: str | None = None,
 ) -> None:
     """Record an error on the ledger entry (never raises: the original error matters more)."""
     if not report_id:
         return
     try:
-        ledger.update(source, report_id, status=status, error=error)
+        ledger.update(source, report_id, region=region, status=status, error=error)
     except Exception:  # noqa: BLE001 - best effort; the caller raises the real error
         log.warning("could not record the error of report %s in the ledger", report_id, exc_info=True)
 
@@ -241,6 +248,7 @@ def failures_named(
     ledger: ReportLedger,
     source: str,
     current: Mapping[str, Any],
+    region: str | None = None,
 ) -> Iterator[None]:
     """Turn Amazon / parse / load errors into one Failure naming ``what`` and the current report.
 
@@ -263,7 +271,7 @@ def failures_named(
         raise
     except (ReportFatalError, AdsReportFailedError) as exc:
         report_id = getattr(exc, "report_id", None) or current.get("report_id")
-        mark_failed(ledger, source, report_id, "FATAL" if source == SP_SOURCE else "FAILED", str(exc))
+        mark_failed(ledger, source, report_id, "FATAL" if source == SP_SOURCE else "FAILED", str(exc), region)
         raise report_failure(what, exc, report_id=report_id) from exc
     except (
         SalesTrafficFormatError,
@@ -271,12 +279,12 @@ def failures_named(
         AdsReportFormatError,
         DocumentCorruptError,
     ) as exc:
-        mark_failed(ledger, source, current.get("report_id"), None, str(exc))
+        mark_failed(ledger, source, current.get("report_id"), None, str(exc), region)
         raise report_failure(
             what, exc, report_id=current.get("report_id"), document=current.get("path"), todo=PARSE_TODO
         ) from exc
     except WarehouseLoadError as exc:
-        mark_failed(ledger, source, current.get("report_id"), None, str(exc))
+        mark_failed(ledger, source, current.get("report_id"), None, str(exc), region)
         raise report_failure(
             what,
             exc,

@@ -92,7 +92,9 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
                 key = md.key_for(day)
                 current: dict[str, Any] = {}
                 try:
-                    with failures_named(f"sp_sales_traffic partition {key}", ledger, SP_SOURCE, current):
+                    with failures_named(
+                        f"sp_sales_traffic partition {key}", ledger, SP_SOURCE, current, mkt.region
+                    ):
                         metadata = _load_day(
                             context, client, ledger, landing, conn, mkt, day, today, current, unknown_fields
                         )
@@ -176,7 +178,7 @@ def _load_day(
     n_date, n_asin = replace_sales_traffic_day(
         conn, marketplace=mkt, day=day, document=document, report_id=outcome.report_id
     )
-    mark_loaded(ledger, SP_SOURCE, outcome.report_id, n_date + n_asin)
+    mark_loaded(ledger, SP_SOURCE, outcome.report_id, n_date + n_asin, mkt.region)
     return {
         **metadata,
         "rows": n_asin,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import operator
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -26,6 +28,8 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
+from chalkola_pipelines.amazon.parsers.ads_report import COLUMN_NAMES as ADS_PARSER_COLUMNS
+from chalkola_pipelines.amazon.parsers.ads_report import SpAdvertisedProductRows
 from chalkola_pipelines.amazon.report_columns import (
     ORDER_REPORT_COLUMNS,
     SP_ADVERTISED_PRODUCT_COLUMNS,
@@ -97,6 +101,9 @@ _ST_ASIN_FIELD_COLUMNS = tuple(f.column for f in ST_BY_ASIN_FIELDS)
 _ORDER_FIELD_COLUMNS = tuple(c.column for c in ORDER_REPORT_COLUMNS)
 _ADS_FIELD_COLUMNS = tuple(c.column for c in SP_ADVERTISED_PRODUCT_COLUMNS)
 assert _ADS_FIELD_COLUMNS[0] == "report_date", "ads loader expects report_date first in the catalogue"
+assert _ADS_FIELD_COLUMNS == ADS_PARSER_COLUMNS, "the parser's row tuples follow the catalogue"
+# the parser's CSV lines (catalogue order) with our three columns appended
+_ADS_CSV_COLUMNS = (*_ADS_FIELD_COLUMNS, "marketplace", "profile_id", "report_id")
 
 
 class WarehouseLoadError(RuntimeError):
@@ -275,26 +282,56 @@ def replace_ads_advertised_product(
     first_last = f"{days[0].isoformat()}..{days[-1].isoformat()}" if days else "no days"
     where = f"profile {profile_id} ({marketplace.code}), days {first_last}, report {report_id}"
 
+    prefix: tuple[Any, ...] = (marketplace.code, profile_id)
+    suffix = (report_id,)
+
+    def checked_day(day: Any, position: int) -> dt.date:
+        if isinstance(day, str):
+            day = dt.date.fromisoformat(day)
+        if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+            raise WarehouseLoadError(
+                f"Ads report {where}: row #{position} has no valid date ({day!r}); "
+                "the report must be requested with timeUnit DAILY. Nothing was changed."
+            )
+        return day
+
     def ad_rows() -> Iterator[Sequence[Any]]:
+        values_of = operator.itemgetter(*_ADS_FIELD_COLUMNS)
         for position, row in enumerate(rows, start=1):
-            day = row.get("report_date")
-            if isinstance(day, str):
-                day = dt.date.fromisoformat(day)
-            if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
-                raise WarehouseLoadError(
-                    f"Ads report {where}: row #{position} has no valid date ({day!r}); "
-                    "the report must be requested with timeUnit DAILY. Nothing was changed."
-                )
+            try:
+                values = values_of(row)
+            except KeyError:
+                values = tuple(row.get(c) for c in _ADS_FIELD_COLUMNS)
+            day = values[0]
+            if type(day) is not dt.date:
+                day = checked_day(day, position)
+                values = (day, *values[1:])
             if day not in wanted:
                 counts.ignored += 1
                 continue
             counts[day] += 1
-            values: list[Any] = [marketplace.code, profile_id]
-            values.extend(row.get(c) for c in _ADS_FIELD_COLUMNS)
-            values[2] = day  # report_date is the first catalogue column
-            values.append(report_id)
-            yield values
+            yield prefix + values + suffix
 
+    def parsed_ad_batches(rows: SpAdvertisedProductRows) -> Iterator[bytes]:
+        # Straight from the parser: rows typed there (tests/parsers pin the types), already CSV text in
+        # catalogue order; our three columns go at the end of each line. Only the day is looked at here.
+        tail = (
+            "," + ",".join(map(_csv_text, (marketplace.code, str(profile_id), report_id))) + "\n"
+        ).encode()
+        position = 0
+        for days, text in rows.csv_batches(keep=wanted):
+            per_day = Counter(days)
+            if not per_day.keys() <= wanted:
+                for day in list(per_day):
+                    if day not in wanted:
+                        if type(day) is not dt.date:
+                            checked_day(day, position + days.index(day) + 1)  # raises
+                        counts.ignored += per_day.pop(day)
+            counts.update(per_day)
+            position += len(days)
+            yield text.replace(b"\n", tail)
+
+    fast = isinstance(rows, SpAdvertisedProductRows) and not rows.started and conn.info.encoding == "utf-8"
     _warn_if_in_caller_transaction(conn, f"ads {where}")
     with _load_errors(f"ads spAdvertisedProduct {where}"):
         with conn.transaction():
@@ -305,9 +342,12 @@ def replace_ads_advertised_product(
                 f"delete from {ADS_SP_ADVERTISED_PRODUCT_TABLE} where profile_id = %s and report_date = any(%s)",
                 (profile_id, days),
             )
-            _copy_rows(
-                conn, ADS_SP_ADVERTISED_PRODUCT_TABLE, ADS_SP_ADVERTISED_PRODUCT_COLUMNS, ad_rows(), where
-            )
+            if fast:
+                _copy_csv(conn, ADS_SP_ADVERTISED_PRODUCT_TABLE, _ADS_CSV_COLUMNS, parsed_ad_batches(rows))
+            else:
+                _copy_rows(
+                    conn, ADS_SP_ADVERTISED_PRODUCT_TABLE, ADS_SP_ADVERTISED_PRODUCT_COLUMNS, ad_rows(), where
+                )
     if counts.ignored:
         log.info("ads %s: %d rows outside the requested days skipped", where, counts.ignored)
     log.info("ads %s: %d rows in %d days", where, sum(counts.values()), len(days))
@@ -426,7 +466,11 @@ def _lock_partitions(conn: psycopg.Connection, table: str, keys: Sequence[str]) 
 
 
 def _copy_rows(
-    conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], where: str
+    conn: psycopg.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    where: str,
 ) -> int:
     """COPY ``rows`` into ``table``; a float anywhere is refused (money and ids never go through float)."""
     n = 0
@@ -443,3 +487,15 @@ def _copy_rows(
                 copy.write_row(values)
                 n += 1
     return n
+
+
+def _csv_text(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _copy_csv(conn: psycopg.Connection, table: str, columns: Sequence[str], blocks: Iterable[bytes]) -> None:
+    """COPY pre-rendered CSV text (unquoted ``null`` = NULL, see ``SpAdvertisedProductRows.csv_batches``)."""
+    with conn.cursor() as cur:
+        with cur.copy(f"copy {table} ({', '.join(columns)}) from stdin (format csv, null 'null')") as copy:
+            for block in blocks:
+                copy.write(block)

@@ -12,20 +12,24 @@ Unknown keys (columns Amazon added, or another report type's columns) are not fa
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import date
 from decimal import Decimal
+from itertools import chain
 from typing import Any, BinaryIO
 
 import ijson
+import msgspec
+from msgspec.structs import astuple
 
 from chalkola_pipelines.amazon.documents import document_name
 from chalkola_pipelines.amazon.errors import AdsReportFormatError
 from chalkola_pipelines.amazon.report_columns import SP_ADVERTISED_PRODUCT_COLUMNS
 
-CHUNK_SIZE = 256 * 1024
+CHUNK_SIZE = 1 << 20
 _DIGITS = re.compile(r"\d+")
 _LEADING = b"\xef\xbb\xbf \t\r\n"  # UTF-8 BOM and JSON whitespace before the array
 
@@ -109,6 +113,117 @@ _SPEC: dict[str, tuple[str, type, Callable[[Any], Any]]] = {
 }
 _TEMPLATE: dict[str, Any] = {c.column: None for c in SP_ADVERTISED_PRODUCT_COLUMNS}
 
+#: The warehouse columns of a row, in catalogue order: the order of the tuples of ``row_batches()``.
+COLUMN_NAMES: tuple[str, ...] = tuple(c.column for c in SP_ADVERTISED_PRODUCT_COLUMNS)
+_TUPLE_OF = operator.itemgetter(*COLUMN_NAMES)
+
+# The fast path: msgspec decodes a whole slice of the array into typed structs in C. Exactness: integer
+# literals are ``int`` (any size), other numbers reach ``Decimal`` as their literal text (float_hook), a
+# float is never built. Decimal columns are decoded untyped and their types checked once per batch
+# (a typed ``Decimal`` field would also accept a JSON string). Anything the fast path does not accept
+# as is (a string id, an unknown key, a wrong type, a missing date) sends the slice through ``_convert``,
+# which applies the documented conversions or raises the error naming the row and column.
+_FAST_TYPES: dict[str, Any] = {"date": date | None, "text": str | None, "id": int | None, "int": int | None}
+_FastRow = msgspec.defstruct(
+    "_FastRow",
+    [(c.name, _FAST_TYPES.get(c.kind, Any), None) for c in SP_ADVERTISED_PRODUCT_COLUMNS],
+    forbid_unknown_fields=True,
+    gc=False,
+)
+_FAST_DECODER = msgspec.json.Decoder(list[_FastRow], float_hook=Decimal)
+_SLOW_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+_DECIMAL_NAMES = tuple(c.name for c in SP_ADVERTISED_PRODUCT_COLUMNS if c.kind == "decimal")
+_DECIMAL_INDEXES = tuple(i for i, c in enumerate(SP_ADVERTISED_PRODUCT_COLUMNS) if c.kind == "decimal")
+_DECIMAL_VALUES = operator.attrgetter(*_DECIMAL_NAMES)
+_DECIMAL_OK = frozenset({Decimal, int, type(None)})
+_DATE_VALUE = operator.attrgetter("date")
+_NEXT_TOKEN = re.compile(rb"[ \t\r\n]*.", re.S)  # whitespace, then the next character
+_MAX_CUT_FAILURES = 4
+assert len(_DECIMAL_NAMES) > 1 and SP_ADVERTISED_PRODUCT_COLUMNS[0].name == "date"
+
+
+def _decimals_from_ints(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    out = list(values)
+    for i in _DECIMAL_INDEXES:
+        if type(out[i]) is int:
+            out[i] = Decimal(out[i])
+    return tuple(out)
+
+
+_ENCODER = msgspec.json.Encoder(decimal_format="number")  # Decimal → its exact literal, unquoted
+CSV_NULL = "null"  # COPY … (FORMAT csv, NULL 'null'): unquoted null is NULL, a quoted "null" is text
+
+
+def _csv_field(value: Any) -> str:
+    if value is None:
+        return CSV_NULL
+    if type(value) is str:
+        return '"' + value.replace('"', '""') + '"'
+    if type(value) is date:
+        return value.isoformat()
+    return str(value)  # int, Decimal (exact literal)
+
+
+def csv_line(values: tuple[Any, ...]) -> bytes:
+    """One row as a CSV line (see :meth:`SpAdvertisedProductRows.csv_batches`), with its line end."""
+    return (",".join(map(_csv_field, values)) + "\n").encode()
+
+
+class _Batch:
+    """Rows decoded together: msgspec structs (fast path) or converted tuples (row-by-row path)."""
+
+    __slots__ = ("_structs", "_tuples", "_int_decimals")
+
+    def __init__(
+        self,
+        *,
+        structs: list[Any] | None = None,
+        tuples: list[tuple[Any, ...]] | None = None,
+        int_decimals: bool = False,
+    ) -> None:
+        self._structs = structs
+        self._tuples = tuples
+        self._int_decimals = int_decimals
+
+    def tuples(self) -> list[tuple[Any, ...]]:
+        if self._tuples is None:
+            tuples = list(map(astuple, self._structs or ()))
+            if self._int_decimals:  # an integral metric written as 0 or 12: Decimal, like every number
+                tuples = [_decimals_from_ints(values) for values in tuples]
+            self._tuples = tuples
+        return self._tuples
+
+    def days(self) -> list[Any]:
+        if self._structs is not None:
+            return list(map(_DATE_VALUE, self._structs))
+        return [values[0] for values in self._tuples or ()]
+
+    def csv(self, days: list[Any], keep: Collection[date] | None) -> bytes:
+        if keep is not None and not set(days) <= keep:
+            if self._structs is not None:
+                self._structs = [s for s, day in zip(self._structs, days, strict=True) if day in keep]
+            if self._tuples is not None:
+                self._tuples = [t for t, day in zip(self._tuples, days, strict=True) if day in keep]
+        if self._structs is None:
+            return b"".join(map(csv_line, self._tuples or ()))
+        rows = list(map(astuple, self._structs))
+        if not rows:
+            return b""
+        # msgspec writes [[v, ...], [v, ...]]: without any backslash (no escaped character) every string is
+        # a plain "..." — a valid CSV quoted field with the same content — numbers are their literals, and
+        # "],[" occurring exactly between rows means no string contains it: the JSON body is the CSV.
+        try:
+            data = _ENCODER.encode(rows)
+        except (OverflowError, msgspec.EncodeError):  # an id beyond 64 bits: Postgres will say so
+            return b"".join(map(csv_line, rows))
+        if b"\\" not in data and data.count(b"],[") == len(rows) - 1:
+            return data[2:-2].replace(b"],[", b"\n") + b"\n"
+        out = []
+        for values in rows:
+            line = _ENCODER.encode(values)
+            out.append(csv_line(values) if b"\\" in line else line[1:-1] + b"\n")
+        return b"".join(out)
+
 
 class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
     """Iterator over the rows of one document, with what it learned along the way.
@@ -126,27 +241,54 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         self._require_date = require_date
         self._batches = self._generate(stream, chunk_size)
         self._pending: Iterator[tuple[Any, ...]] = iter(())
+        self._started = False
 
     def __iter__(self) -> SpAdvertisedProductRows:
         return self
 
     def __next__(self) -> dict[str, Any]:
+        self._started = True
         for values in self._pending:
             return dict(zip(COLUMN_NAMES, values, strict=True))
         for batch in self._batches:
-            if batch:
-                self._pending = iter(batch)
+            tuples = batch.tuples()
+            if tuples:
+                self._pending = iter(tuples)
                 return dict(zip(COLUMN_NAMES, next(self._pending), strict=True))
         raise StopIteration
 
     def row_batches(self) -> Iterator[list[tuple[Any, ...]]]:
         """The remaining rows, in batches of tuples ordered as :data:`COLUMN_NAMES` (same types as the
         dicts: ``date`` / ``str`` / ``int`` / ``Decimal`` / None). Shares the position with ``next()``."""
+        self._started = True
         rest = list(self._pending)
         self._pending = iter(())
         if rest:
             yield rest
-        yield from self._batches
+        for batch in self._batches:
+            yield batch.tuples()
+
+    def csv_batches(self, keep: Collection[date] | None = None) -> Iterator[tuple[list[date | None], bytes]]:
+        """The remaining rows as ``(report dates, CSV text)`` batches, for ``COPY … FROM STDIN (FORMAT csv,
+        NULL 'null')``: one line per row (each ending in ``\\n``), columns in :data:`COLUMN_NAMES` order,
+        the same values as the dicts (strings quoted, numbers as their exact literals, dates ISO, None as
+        unquoted ``null``), without building a Python object per value. Shares the position with
+        ``next()``. ``keep``: report dates to render (the dates list still has every row's date)."""
+        self._started = True
+        rest = list(self._pending)
+        self._pending = iter(())
+        if rest:
+            batch = _Batch(tuples=rest)
+            days = batch.days()
+            yield days, batch.csv(days, keep)
+        for batch in self._batches:
+            days = batch.days()
+            yield days, batch.csv(days, keep)
+
+    @property
+    def started(self) -> bool:
+        """True once rows were taken (``next()``, :meth:`row_batches` or :meth:`csv_batches`)."""
+        return self._started
 
     def _fail(self, message: str) -> AdsReportFormatError:
         where = f" {self._source}" if self._source else ""
@@ -157,7 +299,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def _generate(self, stream: BinaryIO, chunk_size: int) -> Iterator[list[tuple[Any, ...]]]:
+    def _generate(self, stream: BinaryIO, chunk_size: int) -> Iterator[_Batch]:
         """Cut the array into ~chunk_size slices at row boundaries and decode each slice at once.
 
         A candidate cut is a ``}`` followed (after whitespace) by ``,``. A ``}`` inside a string or a
@@ -193,7 +335,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
                 if cut < 0:
                     break  # no complete row yet: read more
                 comma = _NEXT_TOKEN.match(buf, cut + 1)
-                if comma is None or comma.end() > len(buf) or buf[comma.end() - 1] != 0x2C:  # ","
+                if comma is None or buf[comma.end() - 1] != 0x2C:  # not "},": try the previous "}"
                     end = cut
                     continue
                 batch = self._decode(b"[" + buf[: cut + 1] + b"]")
@@ -207,7 +349,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
                 yield from self._ijson_rest(b"[" + buf, stream, chunk_size)
                 return
 
-    def _decode(self, data: bytes) -> list[tuple[Any, ...]] | None:
+    def _decode(self, data: bytes) -> _Batch | None:
         """Rows of one complete JSON array, or None if ``data`` is not valid JSON."""
         try:
             structs = _FAST_DECODER.decode(data)
@@ -223,24 +365,21 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
             objects = _SLOW_DECODER.decode(data)
         except msgspec.DecodeError:
             return None
-        return [_TUPLE_OF(self._convert(obj)) for obj in objects]
+        return _Batch(tuples=[_TUPLE_OF(self._convert(obj)) for obj in objects])
 
-    def _fast_rows(self, structs: list[Any]) -> list[tuple[Any, ...]] | None:
-        """Tuples of well-typed rows (checked per batch, in C), or None to convert row by row."""
+    def _fast_rows(self, structs: list[Any]) -> _Batch | None:
+        """The batch if every row is well typed (checked once per batch, in C), else None."""
         if not structs:
-            return []
+            return _Batch(tuples=[])
         kinds = set(map(type, chain.from_iterable(map(_DECIMAL_VALUES, structs))))
         if not kinds <= _DECIMAL_OK:
             return None  # text, bool, object...: the row-by-row path names the row and column
         if self._require_date and None in map(_DATE_VALUE, structs):
             return None
-        batch = list(map(astuple, structs))
-        if int in kinds:  # an integral metric written as 0 or 12: Decimal, like every other number
-            batch = [_decimals_from_ints(values) for values in batch]
-        self.rows += len(batch)
-        return batch
+        self.rows += len(structs)
+        return _Batch(structs=structs, int_decimals=int in kinds)
 
-    def _ijson_rest(self, head: bytes, stream: BinaryIO, chunk_size: int) -> Iterator[list[tuple[Any, ...]]]:
+    def _ijson_rest(self, head: bytes, stream: BinaryIO, chunk_size: int) -> Iterator[_Batch]:
         """The rest of the array through ijson: every complete row, then the exact error."""
         objects = ijson.items(_Prefixed(head, stream), "item", use_float=False, buf_size=chunk_size)
         batch: list[tuple[Any, ...]] = []
@@ -248,13 +387,39 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
             for obj in objects:
                 batch.append(_TUPLE_OF(self._convert(obj)))
                 if len(batch) >= 1000:
-                    yield batch
+                    yield _Batch(tuples=batch)
                     batch = []
         except ijson.JSONError as exc:
-            yield batch
+            yield _Batch(tuples=batch)
             detail = " ".join(str(exc).split())
             raise self._fail(f"truncated/invalid JSON after row {self.rows} ({detail})") from None
-        yield batch
+        yield _Batch(tuples=batch)
+
+    def _convert(self, obj: Any) -> dict[str, Any]:
+        if type(obj) is not dict:
+            raise self._fail(f"row {self.rows} is not a JSON object: {obj!r:.80}")
+        out = _TEMPLATE.copy()
+        spec = _SPEC
+        for key, value in obj.items():
+            target = spec.get(key)
+            if target is None:
+                self.unknown_keys[key] += 1
+                continue
+            column, ready, conv = target
+            if type(value) is ready or value is None:
+                out[column] = value
+                continue
+            try:
+                out[column] = conv(value)
+            except ValueError as exc:
+                raise self._fail(f"row {self.rows}, column {key}: {exc}") from None
+        if self._require_date and out["report_date"] is None:
+            raise self._fail(
+                f"row {self.rows} has no date (a DAILY spAdvertisedProduct report carries one per row)"
+            )
+        self.rows += 1
+        return out
+
 
 def iter_sp_advertised_product_rows(
     stream: BinaryIO, *, require_date: bool = True
