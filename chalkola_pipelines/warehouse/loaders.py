@@ -106,6 +106,20 @@ assert _ADS_FIELD_COLUMNS == ADS_PARSER_COLUMNS, "the parser's row tuples follow
 _ADS_CSV_COLUMNS = (*_ADS_FIELD_COLUMNS, "marketplace", "profile_id", "report_id")
 
 
+_ST_DATE_VALUES = operator.itemgetter(*_ST_DATE_FIELD_COLUMNS)
+_ST_ASIN_VALUES = operator.itemgetter(*_ST_ASIN_FIELD_COLUMNS)
+_ORDER_VALUES = operator.itemgetter(*_ORDER_FIELD_COLUMNS)
+_ADS_VALUES = operator.itemgetter(*_ADS_FIELD_COLUMNS)
+
+
+def _values(row: Mapping[str, Any], columns: tuple[str, ...], getter: operator.itemgetter) -> tuple[Any, ...]:
+    """The row's values for ``columns`` (precomputed itemgetter; a missing key → None)."""
+    try:
+        return getter(row)
+    except KeyError:
+        return tuple(row.get(c) for c in columns)
+
+
 class WarehouseLoadError(RuntimeError):
     """A partition could not be loaded; the previous rows are intact. The message says what and where."""
 
@@ -144,27 +158,29 @@ def replace_sales_traffic_day(
         others = sorted({str(r.get("report_date")) for r in document.by_date if r.get("report_date") != day})
         log.warning("sales & traffic %s: ignoring byDate rows for other days %s", where, ", ".join(others))
 
+    head = (marketplace.code, marketplace.marketplace_id, day)
+    tail = (report_id,)
+
     def date_rows() -> Iterator[Sequence[Any]]:
         for row in by_date:
-            values = [marketplace.code, marketplace.marketplace_id, day, row.get("currency_code")]
-            values.extend(row.get(c) for c in _ST_DATE_FIELD_COLUMNS)
-            values.append(report_id)
-            yield values
+            yield (
+                *head,
+                row.get("currency_code"),
+                *_values(row, _ST_DATE_FIELD_COLUMNS, _ST_DATE_VALUES),
+                *tail,
+            )
 
     def asin_rows() -> Iterator[Sequence[Any]]:
         for row in document.by_asin:
-            values = [
-                marketplace.code,
-                marketplace.marketplace_id,
-                day,
+            yield (
+                *head,
                 row.get("parent_asin"),
                 row.get("child_asin") or "",
                 row.get("sku") or "",
                 row.get("currency_code"),
-            ]
-            values.extend(row.get(c) for c in _ST_ASIN_FIELD_COLUMNS)
-            values.append(report_id)
-            yield values
+                *_values(row, _ST_ASIN_FIELD_COLUMNS, _ST_ASIN_VALUES),
+                *tail,
+            )
 
     _warn_if_in_caller_transaction(conn, f"sales & traffic {where}")
     with _load_errors(f"sales & traffic {where}"):
@@ -233,11 +249,14 @@ def replace_order_items(
                 counts.ignored += 1
                 continue
             counts[local_day] += 1
-            values: list[Any] = [marketplace.code, local_day, line]
-            values.extend(row.get(c) for c in _ORDER_FIELD_COLUMNS)
-            values.append(Jsonb(dict(row.get("extra_columns") or {})))
-            values.append(report_id)
-            yield values
+            yield (
+                marketplace.code,
+                local_day,
+                line,
+                *_values(row, _ORDER_FIELD_COLUMNS, _ORDER_VALUES),
+                Jsonb(dict(row.get("extra_columns") or {})),
+                report_id,
+            )
 
     _warn_if_in_caller_transaction(conn, f"order items {where}")
     with _load_errors(f"order items {where}"):
@@ -296,12 +315,8 @@ def replace_ads_advertised_product(
         return day
 
     def ad_rows() -> Iterator[Sequence[Any]]:
-        values_of = operator.itemgetter(*_ADS_FIELD_COLUMNS)
         for position, row in enumerate(rows, start=1):
-            try:
-                values = values_of(row)
-            except KeyError:
-                values = tuple(row.get(c) for c in _ADS_FIELD_COLUMNS)
+            values = _values(row, _ADS_FIELD_COLUMNS, _ADS_VALUES)
             day = values[0]
             if type(day) is not dt.date:
                 day = checked_day(day, position)
@@ -315,11 +330,9 @@ def replace_ads_advertised_product(
     def parsed_ad_batches(rows: SpAdvertisedProductRows) -> Iterator[bytes]:
         # Straight from the parser: rows typed there (tests/parsers pin the types), already CSV text in
         # catalogue order; our three columns go at the end of each line. Only the day is looked at here.
-        tail = (
-            "," + ",".join(map(_csv_text, (marketplace.code, str(profile_id), report_id))) + "\n"
-        ).encode()
+        ours = ("," + ",".join(map(_csv_text, (marketplace.code, str(profile_id), report_id)))).encode()
         position = 0
-        for days, text in rows.csv_batches(keep=wanted):
+        for days, text in rows.csv_batches(keep=wanted, suffix=ours):
             per_day = Counter(days)
             if not per_day.keys() <= wanted:
                 for day in list(per_day):
@@ -327,9 +340,10 @@ def replace_ads_advertised_product(
                         if type(day) is not dt.date:
                             checked_day(day, position + days.index(day) + 1)  # raises
                         counts.ignored += per_day.pop(day)
-            counts.update(per_day)
+            for day, n in per_day.items():
+                counts[day] += n
             position += len(days)
-            yield text.replace(b"\n", tail)
+            yield text
 
     fast = isinstance(rows, SpAdvertisedProductRows) and not rows.started and conn.info.encoding == "utf-8"
     _warn_if_in_caller_transaction(conn, f"ads {where}")

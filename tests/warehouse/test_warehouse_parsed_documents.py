@@ -138,3 +138,88 @@ def test_ads_document_with_ids_beyond_2_pow_53(db: psycopg.Connection) -> None:
         " where report_date = '2025-03-01'"
     ).fetchone()
     assert got == (big, big + 2, big + 4, Decimal("0.35"), Decimal("19.99"))
+
+
+def _tricky_ads_document(n: int) -> bytes:
+    """Rows whose strings and numbers exercise every branch of the parser's batch path and its CSV."""
+    names = [
+        "plain",
+        'a},{"b":1},',
+        'say "hi"',
+        "back\\slash",
+        "line\nbreak\ttab",
+        "],[",
+        "null",
+        "",
+        "ünï 😀",
+    ]
+    rows = []
+    for i in range(n):
+        row = {
+            "date": f"2025-03-0{1 + i % 3}",  # the 3rd is outside the loaded days
+            "campaignName": names[i % len(names)],
+            "campaignId": 2**53 + i,
+            "adGroupId": 2**60 + i,
+            "adId": 2**62 + i,
+            "portfolioId": None,
+            "impressions": i,
+            "clicks": i % 7,
+            "advertisedSku": names[(i * 5) % len(names)],
+        }
+        text = json.dumps(row, ensure_ascii=i % 2 == 0)[:-1]  # \u escapes on even rows
+        text += ', "cost": 1.50, "spend": 0, "sales7d": 1E+2, "acosClicks7d": -0.000'
+        if i % 97 == 5:
+            text += ', "newColumn": 1'  # drift: that batch goes row by row
+        if i % 89 == 7:
+            text = text.replace(f'"adId": {2**62 + i}', f'"adId": "{2**62 + i}"')  # string id: same
+        rows.append(text + "}")
+    return ("[\n" + ",\n".join(rows) + "\n]\n").encode()
+
+
+def test_ads_parser_fast_path_loads_exactly_what_the_row_path_loads(db: psycopg.Connection) -> None:
+    from chalkola_pipelines.amazon.parsers.ads_report import SpAdvertisedProductRows
+
+    data = _tricky_ads_document(600)
+    days = [dt.date(2025, 3, 1), dt.date(2025, 3, 2)]
+    select = (
+        "select report_date, campaign_name, campaign_id, ad_group_id, ad_id, portfolio_id, impressions, clicks,"
+        " advertised_sku, cost::text, spend::text, sales_7d::text, acos_clicks_7d::text, purchases_7d,"
+        " marketplace, report_id from raw_amazon.ads_sp_advertised_product where profile_id = %s"
+        " order by report_date, ad_id"
+    )
+    # fast: the parser's own iterator (small slices: many cuts, some inside strings) → CSV COPY
+    fast_rows = SpAdvertisedProductRows(io.BytesIO(data), chunk_size=700)
+    fast = replace_ads_advertised_product(
+        db, marketplace=US, profile_id=1, days=days, rows=fast_rows, report_id='r"1'
+    )
+    # row path: the same parsed dicts, passed through a plain generator → write_row COPY
+    slow = replace_ads_advertised_product(
+        db,
+        marketplace=US,
+        profile_id=2,
+        days=days,
+        rows=(row for row in iter_sp_advertised_product_rows(io.BytesIO(data))),
+        report_id='r"1',
+    )
+    assert dict(fast) == dict(slow) == {days[0]: 200, days[1]: 200}
+    assert fast.ignored == slow.ignored == 200
+    assert fast_rows.unknown_keys == {"newColumn": 7}
+    loaded_fast = db.execute(select, (1,)).fetchall()
+    assert loaded_fast == db.execute(select, (2,)).fetchall()
+    assert len(loaded_fast) == 400
+    strings = {r[1] for r in loaded_fast} | {r[8] for r in loaded_fast}
+    assert strings == {
+        "plain",
+        'a},{"b":1},',
+        'say "hi"',
+        "back\\slash",
+        "line\nbreak\ttab",
+        "],[",
+        "null",
+        "",
+        "ünï 😀",
+    }
+    first = loaded_fast[0]
+    assert first[2:6] == (2**53, 2**60, 2**62, None)
+    assert (first[9], first[10], first[12]) == ("1.50", "0", "0.000") and Decimal(first[11]) == 100
+    assert first[13] is None and first[14:] == ("US", 'r"1')

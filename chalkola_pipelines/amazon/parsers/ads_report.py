@@ -131,22 +131,28 @@ _FastRow = msgspec.defstruct(
     gc=False,
 )
 _FAST_DECODER = msgspec.json.Decoder(list[_FastRow], float_hook=Decimal)
+# For CSV output, non-integer numbers stay their literal text (msgspec.Raw, re-encoded verbatim): no Decimal
+_FAST_LITERAL_DECODER = msgspec.json.Decoder(list[_FastRow], float_hook=msgspec.Raw)
 _SLOW_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _DECIMAL_NAMES = tuple(c.name for c in SP_ADVERTISED_PRODUCT_COLUMNS if c.kind == "decimal")
 _DECIMAL_INDEXES = tuple(i for i, c in enumerate(SP_ADVERTISED_PRODUCT_COLUMNS) if c.kind == "decimal")
 _DECIMAL_VALUES = operator.attrgetter(*_DECIMAL_NAMES)
-_DECIMAL_OK = frozenset({Decimal, int, type(None)})
+_DECIMAL_OK = frozenset({Decimal, msgspec.Raw, int, type(None)})
 _DATE_VALUE = operator.attrgetter("date")
 _NEXT_TOKEN = re.compile(rb"[ \t\r\n]*.", re.S)  # whitespace, then the next character
 _MAX_CUT_FAILURES = 4
 assert len(_DECIMAL_NAMES) > 1 and SP_ADVERTISED_PRODUCT_COLUMNS[0].name == "date"
 
 
-def _decimals_from_ints(values: tuple[Any, ...]) -> tuple[Any, ...]:
+def _exact_decimals(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Decimal columns as Decimal: from an integer literal, or from a literal kept as text (msgspec.Raw)."""
     out = list(values)
     for i in _DECIMAL_INDEXES:
-        if type(out[i]) is int:
-            out[i] = Decimal(out[i])
+        value = out[i]
+        if type(value) is int:
+            out[i] = Decimal(value)
+        elif type(value) is msgspec.Raw:
+            out[i] = Decimal(bytes(value).decode())
     return tuple(out)
 
 
@@ -161,12 +167,14 @@ def _csv_field(value: Any) -> str:
         return '"' + value.replace('"', '""') + '"'
     if type(value) is date:
         return value.isoformat()
+    if type(value) is msgspec.Raw:
+        return bytes(value).decode()  # a number literal, as it came
     return str(value)  # int, Decimal (exact literal)
 
 
-def csv_line(values: tuple[Any, ...]) -> bytes:
+def csv_line(values: tuple[Any, ...], suffix: bytes = b"") -> bytes:
     """One row as a CSV line (see :meth:`SpAdvertisedProductRows.csv_batches`), with its line end."""
-    return (",".join(map(_csv_field, values)) + "\n").encode()
+    return ",".join(map(_csv_field, values)).encode() + suffix + b"\n"
 
 
 class _Batch:
@@ -188,8 +196,8 @@ class _Batch:
     def tuples(self) -> list[tuple[Any, ...]]:
         if self._tuples is None:
             tuples = list(map(astuple, self._structs or ()))
-            if self._int_decimals:  # an integral metric written as 0 or 12: Decimal, like every number
-                tuples = [_decimals_from_ints(values) for values in tuples]
+            if self._int_decimals:  # 0 or 12 in a Decimal column (or literals kept as text)
+                tuples = [_exact_decimals(values) for values in tuples]
             self._tuples = tuples
         return self._tuples
 
@@ -198,14 +206,14 @@ class _Batch:
             return list(map(_DATE_VALUE, self._structs))
         return [values[0] for values in self._tuples or ()]
 
-    def csv(self, days: list[Any], keep: Collection[date] | None) -> bytes:
+    def csv(self, days: list[Any], keep: Collection[date] | None, suffix: bytes) -> bytes:
         if keep is not None and not set(days) <= keep:
             if self._structs is not None:
                 self._structs = [s for s, day in zip(self._structs, days, strict=True) if day in keep]
             if self._tuples is not None:
                 self._tuples = [t for t, day in zip(self._tuples, days, strict=True) if day in keep]
         if self._structs is None:
-            return b"".join(map(csv_line, self._tuples or ()))
+            return b"".join(csv_line(values, suffix) for values in self._tuples or ())
         rows = list(map(astuple, self._structs))
         if not rows:
             return b""
@@ -215,13 +223,14 @@ class _Batch:
         try:
             data = _ENCODER.encode(rows)
         except (OverflowError, msgspec.EncodeError):  # an id beyond 64 bits: Postgres will say so
-            return b"".join(map(csv_line, rows))
+            return b"".join(csv_line(values, suffix) for values in rows)
         if b"\\" not in data and data.count(b"],[") == len(rows) - 1:
-            return data[2:-2].replace(b"],[", b"\n") + b"\n"
+            end = suffix + b"\n"
+            return data[2:-2].replace(b"],[", end) + end
         out = []
         for values in rows:
             line = _ENCODER.encode(values)
-            out.append(csv_line(values) if b"\\" in line else line[1:-1] + b"\n")
+            out.append(csv_line(values, suffix) if b"\\" in line else line[1:-1] + suffix + b"\n")
         return b"".join(out)
 
 
@@ -242,6 +251,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         self._batches = self._generate(stream, chunk_size)
         self._pending: Iterator[tuple[Any, ...]] = iter(())
         self._started = False
+        self._fast_decoder = _FAST_DECODER
 
     def __iter__(self) -> SpAdvertisedProductRows:
         return self
@@ -268,22 +278,26 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         for batch in self._batches:
             yield batch.tuples()
 
-    def csv_batches(self, keep: Collection[date] | None = None) -> Iterator[tuple[list[date | None], bytes]]:
+    def csv_batches(
+        self, keep: Collection[date] | None = None, suffix: bytes = b""
+    ) -> Iterator[tuple[list[date | None], bytes]]:
         """The remaining rows as ``(report dates, CSV text)`` batches, for ``COPY … FROM STDIN (FORMAT csv,
         NULL 'null')``: one line per row (each ending in ``\\n``), columns in :data:`COLUMN_NAMES` order,
         the same values as the dicts (strings quoted, numbers as their exact literals, dates ISO, None as
         unquoted ``null``), without building a Python object per value. Shares the position with
-        ``next()``. ``keep``: report dates to render (the dates list still has every row's date)."""
+        ``next()``. ``keep``: report dates to render (the dates list still has every row's date);
+        ``suffix``: CSV fields appended to every line (e.g. ``b',"US",42'``)."""
         self._started = True
+        self._fast_decoder = _FAST_LITERAL_DECODER  # numbers go out as the literals they came in
         rest = list(self._pending)
         self._pending = iter(())
         if rest:
             batch = _Batch(tuples=rest)
             days = batch.days()
-            yield days, batch.csv(days, keep)
+            yield days, batch.csv(days, keep, suffix)
         for batch in self._batches:
             days = batch.days()
-            yield days, batch.csv(days, keep)
+            yield days, batch.csv(days, keep, suffix)
 
     @property
     def started(self) -> bool:
@@ -352,7 +366,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
     def _decode(self, data: bytes) -> _Batch | None:
         """Rows of one complete JSON array, or None if ``data`` is not valid JSON."""
         try:
-            structs = _FAST_DECODER.decode(data)
+            structs = self._fast_decoder.decode(data)
         except msgspec.ValidationError:
             pass  # a value outside the fast path's types, or an unknown key: convert row by row
         except msgspec.DecodeError:
@@ -377,7 +391,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         if self._require_date and None in map(_DATE_VALUE, structs):
             return None
         self.rows += len(structs)
-        return _Batch(structs=structs, int_decimals=int in kinds)
+        return _Batch(structs=structs, int_decimals=int in kinds or msgspec.Raw in kinds)
 
     def _ijson_rest(self, head: bytes, stream: BinaryIO, chunk_size: int) -> Iterator[_Batch]:
         """The rest of the array through ijson: every complete row, then the exact error."""
