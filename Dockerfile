@@ -9,6 +9,6 @@ COPY dbt_project ./dbt_project
 RUN pip install --no-cache-dir . \
  && mkdir -p $DAGSTER_HOME \
  && cd dbt_project && CHALKOLA_PG_HOST=unused dbt parse --profiles-dir . --project-dir . --quiet
-COPY dagster.yaml $DAGSTER_HOME/dagster.yaml
-COPY workspace.docker.yaml $DAGSTER_HOME/workspace.yaml
+COPY deploy/dagster.yaml $DAGSTER_HOME/dagster.yaml
+COPY deploy/workspace.docker.yaml $DAGSTER_HOME/workspace.yaml
 EXPOSE 3000 4000 8765

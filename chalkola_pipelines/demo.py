@@ -47,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--parallel", type=int, default=3, help="Dagster runs at once (default 3)")
     demo.set_defaults(func=run_demo)
 
+    setup = sub.add_parser(
+        "setup", help="apply the warehouse migrations and create the Dagster pool rows (run once per deploy)"
+    )
+    setup.set_defaults(func=run_setup)
+
     ui = sub.add_parser("ui", help="start `dagster dev` on the demo's instance and database")
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--no-simulator", action="store_true", help="use real Amazon credentials from the environment")
@@ -72,8 +77,11 @@ def prepare_environment() -> dict[str, str]:
         apply_migrations(conn)
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    venv_bin = str(Path(sys.executable).parent)
     env = {
+        # dagster-dbt looks for `dbt` on PATH: the virtualenv's, even when it is not activated
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
         "DATABASE_URL": url,
         "DAGSTER_PG_URL": os.environ.get("DAGSTER_PG_URL") or sqlalchemy_url(url),
         "DAGSTER_HOME": str(home),
@@ -289,6 +297,20 @@ def print_summary(url: str, runs: Sequence[RangeRun]) -> None:
                 top_lines.append(f"   {i}. {name[:48]:<48} spend {s:>11,.2f}  sales {r:>12,.2f}  ACOS {_pct(s, r):>6}  ROAS {_ratio(r, s):>5}")  # fmt: skip
     print("\nTop 5 campaigns by spend per marketplace:")
     print("\n".join(top_lines))
+
+
+def run_setup(args: argparse.Namespace) -> int:
+    """For deployments (docker-compose's one-shot service): DDL, and the pool rows parallel runs need."""
+    from chalkola_pipelines.warehouse.migrations import apply_migrations
+    from chalkola_pipelines.warehouse.postgres import connect, database_url, redact_url
+
+    url = database_url()
+    with connect(url) as conn:
+        applied = apply_migrations(conn)
+    print(f"warehouse {redact_url(url)}: {len(applied)} migration(s) applied")
+    _ensure_pool_rows()
+    print("dagster pools ready: amazon_sp_reports, amazon_ads_reporting, dbt")
+    return 0
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ A *range run* covers consecutive local days of ONE marketplace: its tags
 ``dagster/asset_partition_range_start`` / ``_end`` name the first and last partition key
 (``"2026-11-01|US"`` .. ``"2026-11-07|US"``), so one order report (≤ 30 days) or one Ads report (≤ 31 days)
 fills every day in it. Every run request carries ``amazon/region`` so that run-queue tag limits
-(``dagster.yaml``: ``tag_concurrency_limits`` on ``amazon/region``) cap the runs per Amazon region.
+(``deploy/dagster.yaml``: ``tag_concurrency_limits`` on ``amazon/region``) cap the runs per Amazon region.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ DBT_MARTS_JOB = "dbt_marts_job"
 
 REGION_TAG = "amazon/region"
 API_TAG = (
-    "amazon/api"  # dagster.yaml limits concurrent runs per Amazon API (sp_reports | ads_reporting | dbt)
+    "amazon/api"  # deploy/dagster.yaml limits concurrent runs per Amazon API (sp_reports | ads_reporting | dbt)
 )
 LAUNCHED_BY_TAG = "chalkola/launched_by"
 

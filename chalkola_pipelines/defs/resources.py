@@ -175,11 +175,18 @@ class WarehouseResource(dg.ConfigurableResource):
     _url: str | None = PrivateAttr(default=None)
 
     def url(self) -> str:
-        """The warehouse URL (``postgresql://…``); starts the embedded server when no URL is configured."""
-        if self._url is None:
-            from chalkola_pipelines.warehouse.postgres import database_url, normalize_url
+        """The warehouse URL (``postgresql://…``); starts the embedded server when no URL is configured.
 
-            self._url = normalize_url(self.database_url) if self.database_url else database_url()
+        On first use in a process the versioned DDL is applied (idempotent, guarded by an advisory lock), so a
+        fresh deployment never runs against a missing schema."""
+        if self._url is None:
+            from chalkola_pipelines.warehouse.migrations import apply_migrations
+            from chalkola_pipelines.warehouse.postgres import connect, database_url, normalize_url
+
+            url = normalize_url(self.database_url) if self.database_url else database_url()
+            with connect(url) as conn:
+                apply_migrations(conn)
+            self._url = url
         return self._url
 
     def redacted_url(self) -> str:

