@@ -77,7 +77,11 @@ def prepare_environment() -> dict[str, str]:
         apply_migrations(conn)
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    source = REPO_ROOT / "deploy" / "dagster.yaml"
+    target = home / "dagster.yaml"
+    # Keep the local instance's config in step with the repo; never overwrite a deployment's own config.
+    if source.exists() and (not target.exists() or home.is_relative_to(chalkola_home())):
+        shutil.copyfile(source, target)
     venv_bin = str(Path(sys.executable).parent)
     env = {
         # dagster-dbt looks for `dbt` on PATH: the virtualenv's, even when it is not activated
@@ -301,15 +305,9 @@ def print_summary(url: str, runs: Sequence[RangeRun]) -> None:
 
 def run_setup(args: argparse.Namespace) -> int:
     """For deployments (docker-compose's one-shot service): DDL, and the pool rows parallel runs need."""
-    from chalkola_pipelines.warehouse.migrations import apply_migrations
-    from chalkola_pipelines.warehouse.postgres import connect, database_url, redact_url
-
-    url = database_url()
-    with connect(url) as conn:
-        applied = apply_migrations(conn)
-    print(f"warehouse {redact_url(url)}: {len(applied)} migration(s) applied")
-    _ensure_pool_rows()
-    print("dagster pools ready: amazon_sp_reports, amazon_ads_reporting, dbt")
+    env = prepare_environment()  # migrations + pool rows (+ the local instance config when not deployed)
+    print(f"warehouse {_redacted(env['DATABASE_URL'])}: migrations applied")
+    print(f"dagster instance {env['DAGSTER_HOME']}: pools amazon_sp_reports, amazon_ads_reporting, dbt ready")
     return 0
 
 

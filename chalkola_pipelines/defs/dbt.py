@@ -34,12 +34,11 @@ from chalkola_pipelines.defs.resources import WarehouseResource
 
 DBT_POOL = "dbt"
 PARSE_HINT = (
-    "run `make dbt-parse` (or `.venv/bin/dbt parse --project-dir dbt_project --profiles-dir dbt_project`) "
+    "run `make install` (or `.venv/bin/dbt parse --project-dir dbt_project --profiles-dir dbt_project`) "
     "to produce it"
 )
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
 
 
 class DbtManifestMissingError(FileNotFoundError):
@@ -60,23 +59,43 @@ def build_dbt_resource() -> DbtCliResource:
     )
 
 
+def _dbt_parse() -> None:
+    subprocess.run(
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+         str(DBT_PROJECT_DIR)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+
+
 def ensure_dbt_manifest() -> Path:
     """Run ``dbt parse`` if the manifest is missing (install / test-setup time, never at import)."""
     manifest = Path(dbt_project.manifest_path)
     if not manifest.is_file():
-        subprocess.run(
-            [
-                dbt_executable(),
-                "parse",
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        _dbt_parse()
     return manifest
+
+
+def _manifest_is_stale(manifest: Path) -> bool:
+    if not manifest.is_file():
+        return True
+    built = manifest.stat().st_mtime
+    for folder in ("models", "macros", "seeds", "tests"):
+        for path in (DBT_PROJECT_DIR / folder).rglob("*"):
+            if path.is_file() and path.stat().st_mtime > built:
+                return True
+    return (DBT_PROJECT_DIR / "dbt_project.yml").stat().st_mtime > built
+
+
+def prepare_if_dev() -> None:
+    """``DbtProject.prepare_if_dev()`` with the venv's dbt: under ``dagster dev`` (only there) re-parse when a
+    model changed since the last parse; dagster-dbt's own version needs ``dbt`` on PATH, which an unactivated
+    venv lacks, and re-parses in every run process."""
+    if os.environ.get("DAGSTER_IS_DEV_CLI") and _manifest_is_stale(Path(dbt_project.manifest_path)):
+        _dbt_parse()
+
+
+prepare_if_dev()
 
 
 class ChalkolaDbtTranslator(DagsterDbtTranslator):

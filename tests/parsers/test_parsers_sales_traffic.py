@@ -332,3 +332,54 @@ def test_empty_sections_are_valid() -> None:
     obj["salesAndTrafficByAsin"] = []
     doc = parse_obj(obj)
     assert doc.by_asin == [] and len(doc.by_date) == 1
+
+
+def _both_paths(data: bytes) -> tuple[SalesTrafficDocument | None, SalesTrafficDocument]:
+    """(msgspec struct fast path or None if it declines, row-by-row parser) on the same text."""
+    from chalkola_pipelines.amazon.parsers import sales_traffic as st
+
+    text = data.decode("utf-8-sig")
+    return st._fast_document(st._Parser(None), text), st._Parser(None).document(
+        json.loads(text, parse_float=Decimal)
+    )
+
+
+def _variants() -> list[tuple[str, dict, bool]]:
+    """(what, document, fast path expected to accept it)"""
+    out = [("minimal", _minimal_doc(), True)]
+    obj = _minimal_doc()
+    for row in obj["salesAndTrafficByAsin"]:
+        row["trafficByAsin"]["sessionPercentage"] = 100  # an int "num"
+        row["salesByAsin"]["orderedProductSales"]["amount"] = 12  # an int amount
+        del row["salesByAsin"]["orderedProductSalesB2B"]  # optional
+        row["sku"] = None
+    out.append(("ints, missing B2B, null sku", obj, True))
+    obj = _minimal_doc()
+    obj["salesAndTrafficByAsin"][1]["trafficByAsin"]["newMetric"] = 1
+    out.append(("schema drift", obj, False))
+    obj = _minimal_doc()
+    obj["salesAndTrafficByAsin"][2]["salesByAsin"]["unitsOrdered"] = Decimal("4.0")
+    out.append(("integral decimal int", obj, False))
+    obj = _minimal_doc()
+    obj["salesAndTrafficByAsin"] = []
+    out.append(("no asin rows", obj, True))
+    return out
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_fast_path_gives_exactly_the_row_by_row_result(index: int) -> None:
+    what, obj, accepted = _variants()[index]
+    fast, slow = _both_paths(dumps(obj))
+    assert (fast is not None) == accepted, what
+    assert parse_obj(obj) == slow  # the public function gives the same either way
+    if fast is not None:
+        assert fast == slow
+        for fast_row, slow_row in zip(fast.by_asin + fast.by_date, slow.by_asin + slow.by_date, strict=True):
+            assert {k: type(v) for k, v in fast_row.items()} == {k: type(v) for k, v in slow_row.items()}
+
+
+@needs_shared
+@pytest.mark.parametrize("sample", [REAL_PARENT, AIRBYTE_SKU], ids=["real-parent", "airbyte-sku"])
+def test_fast_path_on_the_samples(sample: Path) -> None:
+    fast, slow = _both_paths(sample.read_bytes())
+    assert fast == slow

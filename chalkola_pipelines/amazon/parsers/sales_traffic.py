@@ -10,12 +10,14 @@ reported in ``unknown_fields`` (schema drift) instead of failing the load.
 from __future__ import annotations
 
 import json
+import operator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, BinaryIO
 
 import msgspec
+from msgspec.structs import astuple
 
 from chalkola_pipelines.amazon.documents import document_name
 from chalkola_pipelines.amazon.errors import SalesTrafficFormatError
@@ -216,16 +218,7 @@ class _Parser:
                 raise self.fail(f"required field {key} is missing")
         self.note_unknown(data, {"reportSpecification", BY_DATE_KEY, BY_ASIN_KEY}, "")
         spec = data["reportSpecification"]
-        if not isinstance(spec, dict):
-            raise self.fail("reportSpecification must be an object")
-        self.note_unknown(spec, REPORT_SPECIFICATION_KEYS, "reportSpecification")
-        if isinstance(spec.get("reportOptions"), dict):
-            self.note_unknown(spec["reportOptions"], REPORT_OPTIONS_KEYS, "reportSpecification.reportOptions")
-        report_type = spec.get("reportType")
-        if report_type is not None and report_type != "GET_SALES_AND_TRAFFIC_REPORT":
-            raise self.fail(
-                f"reportSpecification.reportType is {report_type!r}, not GET_SALES_AND_TRAFFIC_REPORT"
-            )
+        self.check_specification(spec)
         by_date_rows, by_asin_rows = data[BY_DATE_KEY], data[BY_ASIN_KEY]
         for key, rows in ((BY_DATE_KEY, by_date_rows), (BY_ASIN_KEY, by_asin_rows)):
             if not isinstance(rows, list):
@@ -236,8 +229,197 @@ class _Parser:
             report_specification=spec, by_date=by_date, by_asin=by_asin, unknown_fields=self.unknown
         )
 
+    def document_from_parts(
+        self, spec: dict, by_date: list[dict], by_asin: list[dict]
+    ) -> SalesTrafficDocument:
+        """The document from rows the fast path built (see ``_fast_document``)."""
+        self.check_specification(spec)
+        return SalesTrafficDocument(
+            report_specification=spec, by_date=by_date, by_asin=by_asin, unknown_fields=self.unknown
+        )
+
+    def check_specification(self, spec: Any) -> None:
+        if not isinstance(spec, dict):
+            raise self.fail("reportSpecification must be an object")
+        self.note_unknown(spec, REPORT_SPECIFICATION_KEYS, "reportSpecification")
+        if isinstance(spec.get("reportOptions"), dict):
+            self.note_unknown(spec["reportOptions"], REPORT_OPTIONS_KEYS, "reportSpecification.reportOptions")
+        report_type = spec.get("reportType")
+        if report_type is not None and report_type != "GET_SALES_AND_TRAFFIC_REPORT":
+            raise self.fail(
+                f"reportSpecification.reportType is {report_type!r}, not GET_SALES_AND_TRAFFIC_REPORT"
+            )
+
 
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)  # integer literals → int, other numbers → exact Decimal
+
+
+# ------------------------------------------------------------------------------------------------------
+# Fast path: msgspec decodes the whole document into typed structs in C (required fields, ints, Amount
+# shape, unknown keys all checked there); the few checks msgspec cannot express (a "num" that must be a
+# number, one currency per row) run once per document over all values. Any document it does not accept as
+# is goes through _Parser above, which gives the same result or the error naming the row and field.
+
+
+class _Amount(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    amount: Any  # int or Decimal (checked per document)
+    currencyCode: str  # noqa: N815 - the schema's name
+
+
+_FIELD_TYPES: dict[str, Any] = {"int": int, "money": _Amount, "num": Any}
+
+
+class _Section:
+    """One section (e.g. salesByAsin): its struct type and how to flatten it."""
+
+    def __init__(self, section: str, fields: tuple[tuple[str, str, str, bool], ...]) -> None:
+        spec: list[Any] = []
+        for name, _, kind, required in fields:
+            kind_type = _FIELD_TYPES[kind]
+            if required:
+                spec.append((name, kind_type))
+            else:
+                spec.append((name, kind_type if kind_type is Any else kind_type | None, None))
+        self.struct = msgspec.defstruct(
+            f"_{section}", spec, kw_only=True, forbid_unknown_fields=True, gc=False
+        )
+        self.name = section
+        self.columns = tuple(column for _, column, _, _ in fields)
+        money_names = [name for name, _, kind, _ in fields if kind == "money"]
+        self.money_values = operator.attrgetter(*money_names) if len(money_names) > 1 else None
+        self.money = tuple(i for i, (_, _, kind, _) in enumerate(fields) if kind == "money")
+        self.num = tuple(i for i, (_, _, kind, _) in enumerate(fields) if kind == "num")
+        self.required_num = tuple(i for i, (_, _, kind, req) in enumerate(fields) if kind == "num" and req)
+
+
+_SECTIONS = {
+    section: _Section(section, fields)
+    for section, fields in {**_BY_DATE_SECTIONS, **_BY_ASIN_SECTIONS}.items()
+}
+_SALES_BY_DATE, _TRAFFIC_BY_DATE = _SECTIONS["salesByDate"], _SECTIONS["trafficByDate"]
+_SALES_BY_ASIN, _TRAFFIC_BY_ASIN = _SECTIONS["salesByAsin"], _SECTIONS["trafficByAsin"]
+assert all(len(s.money) > 1 for s in (_SALES_BY_DATE, _SALES_BY_ASIN)) and not _TRAFFIC_BY_ASIN.money
+assert list(_BY_DATE_SECTIONS) == ["salesByDate", "trafficByDate"]
+assert list(_BY_ASIN_SECTIONS) == ["salesByAsin", "trafficByAsin"]
+
+
+class _ByDateRow(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    date: str
+    salesByDate: _SALES_BY_DATE.struct  # type: ignore[valid-type]  # noqa: N815
+    trafficByDate: _TRAFFIC_BY_DATE.struct  # type: ignore[valid-type]  # noqa: N815
+
+
+class _ByAsinRow(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    parentAsin: str  # noqa: N815
+    salesByAsin: _SALES_BY_ASIN.struct  # type: ignore[valid-type]  # noqa: N815
+    trafficByAsin: _TRAFFIC_BY_ASIN.struct  # type: ignore[valid-type]  # noqa: N815
+    childAsin: str | None = None  # noqa: N815
+    sku: str | None = None
+
+
+class _Document(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    reportSpecification: dict[str, Any]  # noqa: N815
+    salesAndTrafficByDate: list[_ByDateRow]  # noqa: N815
+    salesAndTrafficByAsin: list[_ByAsinRow]  # noqa: N815
+
+
+_FAST_DECODER = msgspec.json.Decoder(_Document, float_hook=Decimal)
+_NUMBER_OR_NONE = frozenset({Decimal, int, type(None)})
+
+
+def _flat_values(sections: list[Any], section: _Section) -> list[list[Any]] | None:
+    """Each struct's values in catalogue order, Amounts as their Decimal amount; None if any value needs
+    the row-by-row parser (a "num" that is not a number, a required "num" that is null)."""
+    rows = [list(astuple(s)) for s in sections]
+    convert_ints = False
+    if section.num:
+        num_values = [row[i] for row in rows for i in section.num]
+        kinds = set(map(type, num_values))
+        if not kinds <= _NUMBER_OR_NONE:
+            return None
+        if section.required_num and any(row[i] is None for row in rows for i in section.required_num):
+            return None
+        convert_ints = int in kinds
+    for row in rows:
+        for i in section.money:
+            amount = row[i]
+            if amount is not None:
+                row[i] = amount.amount if type(amount.amount) is Decimal else Decimal(amount.amount)
+        if convert_ints:
+            for i in section.num:
+                if type(row[i]) is int:
+                    row[i] = Decimal(row[i])
+    return rows
+
+
+def _amount_types_and_currencies(sections: list[Any], section: _Section) -> tuple[set[type], set[str]]:
+    get = section.money_values  # two or more money fields per sales section (asserted above)
+    assert get is not None
+    present = [a for s in sections for a in get(s) if a is not None]
+    return {type(a.amount) for a in present}, {a.currencyCode for a in present}
+
+
+def _fast_document(parser: _Parser, text: str) -> SalesTrafficDocument | None:
+    try:
+        doc = _FAST_DECODER.decode(text)
+    except msgspec.DecodeError:  # includes ValidationError
+        return None
+    by_date_rows, by_asin_rows = doc.salesAndTrafficByDate, doc.salesAndTrafficByAsin
+    kinds: set[type] = set()
+    currencies: set[str] = set()
+    for rows, section in (
+        (by_date_rows, _SALES_BY_DATE),
+        (by_asin_rows, _SALES_BY_ASIN),
+    ):
+        k, c = _amount_types_and_currencies([getattr(r, section.name) for r in rows], section)
+        kinds |= k
+        currencies |= c
+    # one currency in the whole document (so in every row: each row has its required Amounts); amounts
+    # numbers (bool is not int for type())
+    if len(currencies) > 1 or not kinds <= {Decimal, int} or "" in currencies:
+        return None
+    currency = next(iter(currencies), None)
+    flat = {}
+    for rows, section in (
+        (by_date_rows, _SALES_BY_DATE),
+        (by_date_rows, _TRAFFIC_BY_DATE),
+        (by_asin_rows, _SALES_BY_ASIN),
+        (by_asin_rows, _TRAFFIC_BY_ASIN),
+    ):
+        values = _flat_values([getattr(r, section.name) for r in rows], section)
+        if values is None:
+            return None
+        flat[section.name] = values
+    by_date = []
+    for i, row in enumerate(by_date_rows):
+        try:
+            report_date = date.fromisoformat(row.date)
+        except ValueError:
+            return None
+        out: dict[str, Any] = {"report_date": report_date}
+        out.update(zip(_SALES_BY_DATE.columns, flat["salesByDate"][i], strict=True))
+        out.update(zip(_TRAFFIC_BY_DATE.columns, flat["trafficByDate"][i], strict=True))
+        out["currency_code"] = currency
+        by_date.append(out)
+    asin_columns = (
+        "parent_asin",
+        "child_asin",
+        "sku",
+        *_SALES_BY_ASIN.columns,
+        *_TRAFFIC_BY_ASIN.columns,
+        "currency_code",
+    )
+    by_asin = [
+        dict(
+            zip(
+                asin_columns,
+                (row.parentAsin, row.childAsin or "", row.sku or "", *sales, *traffic, currency),
+                strict=True,
+            )
+        )
+        for row, sales, traffic in zip(by_asin_rows, flat["salesByAsin"], flat["trafficByAsin"], strict=True)
+    ]
+    return parser.document_from_parts(doc.reportSpecification, by_date, by_asin)
 
 
 def _reject_constant(name: str) -> None:
@@ -257,6 +439,9 @@ def parse_sales_and_traffic(stream: BinaryIO) -> SalesTrafficDocument:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise parser.fail(f"not UTF-8 at byte {exc.start}") from None
+    document = _fast_document(parser, text)
+    if document is not None:
+        return document
     try:
         data = _DECODER.decode(text)  # C: ~4x json.loads; the same values (int / Decimal from the literal)
     except msgspec.DecodeError:
