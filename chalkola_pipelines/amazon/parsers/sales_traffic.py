@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import chain
 from typing import Any, BinaryIO
 
 import msgspec
@@ -269,6 +271,15 @@ class _Amount(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 _FIELD_TYPES: dict[str, Any] = {"int": int, "money": _Amount, "num": Any}
 
 
+def _tuple_getter(indexes: tuple[int, ...]) -> Callable[[list[Any]], tuple[Any, ...]] | None:
+    if not indexes:
+        return None
+    if len(indexes) == 1:
+        index = indexes[0]
+        return lambda values: (values[index],)
+    return operator.itemgetter(*indexes)
+
+
 class _Section:
     """One section (e.g. salesByAsin): its struct type and how to flatten it."""
 
@@ -290,6 +301,9 @@ class _Section:
         self.money = tuple(i for i, (_, _, kind, _) in enumerate(fields) if kind == "money")
         self.num = tuple(i for i, (_, _, kind, _) in enumerate(fields) if kind == "num")
         self.required_num = tuple(i for i, (_, _, kind, req) in enumerate(fields) if kind == "num" and req)
+        # list → the values at those positions, always a tuple (itemgetter gives a bare value for one)
+        self.num_values = _tuple_getter(self.num)
+        self.required_num_values = _tuple_getter(self.required_num)
 
 
 _SECTIONS = {
@@ -332,23 +346,26 @@ def _flat_values(sections: list[Any], section: _Section) -> list[list[Any]] | No
     the row-by-row parser (a "num" that is not a number, a required "num" that is null)."""
     rows = [list(astuple(s)) for s in sections]
     convert_ints = False
-    if section.num:
-        num_values = [row[i] for row in rows for i in section.num]
-        kinds = set(map(type, num_values))
+    if section.num_values is not None:
+        kinds = set(map(type, chain.from_iterable(map(section.num_values, rows))))
         if not kinds <= _NUMBER_OR_NONE:
             return None
-        if section.required_num and any(row[i] is None for row in rows for i in section.required_num):
+        if section.required_num_values is not None and None in chain.from_iterable(
+            map(section.required_num_values, rows)
+        ):
             return None
         convert_ints = int in kinds
-    for row in rows:
-        for i in section.money:
-            amount = row[i]
-            if amount is not None:
-                row[i] = amount.amount if type(amount.amount) is Decimal else Decimal(amount.amount)
-        if convert_ints:
-            for i in section.num:
-                if type(row[i]) is int:
-                    row[i] = Decimal(row[i])
+    money = section.money
+    if money or convert_ints:
+        for row in rows:
+            for i in money:
+                amount = row[i]
+                if amount is not None:
+                    row[i] = amount.amount if type(amount.amount) is Decimal else Decimal(amount.amount)
+            if convert_ints:
+                for i in section.num:
+                    if type(row[i]) is int:
+                        row[i] = Decimal(row[i])
     return rows
 
 
