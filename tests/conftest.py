@@ -9,21 +9,12 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 
 SIMULATOR_SEED = 7
 SIMULATOR_TIME_SCALE = 600.0
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
 @pytest.fixture(scope="session")
@@ -36,21 +27,10 @@ def pg_server_url() -> str:
 @pytest.fixture(scope="session")
 def pg_url(pg_server_url: str) -> Iterator[str]:
     """A fresh, migrated database for this test session."""
-    from chalkola_pipelines.warehouse.migrations import apply_migrations
+    from chalkola_pipelines.warehouse.postgres import scratch_database
 
-    name = f"chalkola_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    url = _with_database(pg_server_url, name)
-    with psycopg.connect(url) as conn:
-        apply_migrations(conn)
-    yield url
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(
-            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
-            (name,),
-        )
-        admin.execute(f'drop database if exists "{name}"')
+    with scratch_database(pg_server_url, "chalkola_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,10 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.rows import dict_row
@@ -60,29 +57,6 @@ def run_dbt(
             f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
         )
     return proc
-
-
-@contextmanager
-def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
-    """A fresh database on the server of ``server_url`` with the project's migrations applied; dropped after."""
-    from chalkola_pipelines.warehouse.migrations import apply_migrations
-
-    parts = urlsplit(server_url)
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-    try:
-        with psycopg.connect(url) as conn:
-            apply_migrations(conn)
-        yield url
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
-                (name,),
-            )
-            admin.execute(f'drop database if exists "{name}"')
 
 
 def insert_rows(conn: psycopg.Connection, table: str, rows: Sequence[Mapping[str, Any]]) -> None:

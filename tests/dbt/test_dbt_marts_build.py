@@ -12,10 +12,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from dbt_helpers import fetch, fetch_one, insert_rows, ratio, run_dbt, scratch_database
+from dbt_helpers import fetch, fetch_one, insert_rows, ratio, run_dbt
 
 from chalkola_pipelines.dbt_env import dbt_env_for
 from chalkola_pipelines.marketplaces import all_marketplaces, get_marketplace
+from chalkola_pipelines.warehouse.postgres import scratch_database
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,10 @@ in process, and ``dbt build`` through ``dbt_marts_job``. Marketplaces: US (UTC-8
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
-from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 import psycopg
@@ -38,29 +36,13 @@ def _days() -> tuple[dt.date, dt.date]:
     return today - dt.timedelta(days=5), today - dt.timedelta(days=4)
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
 @pytest.fixture(scope="module")
 def e2e_db(pg_server_url: str) -> Iterator[str]:
     """A database of its own: the marts are compared with the truth of exactly what this module loaded."""
-    from chalkola_pipelines.warehouse.migrations import apply_migrations
+    from chalkola_pipelines.warehouse.postgres import scratch_database
 
-    name = f"chalkola_e2e_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    url = _with_database(pg_server_url, name)
-    with psycopg.connect(url) as conn:
-        apply_migrations(conn)
-    yield url
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(
-            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
-            (name,),
-        )
-        admin.execute(f'drop database if exists "{name}"')
+    with scratch_database(pg_server_url, "chalkola_e2e") as url:
+        yield url
 
 
 class Pipeline:
