@@ -39,9 +39,8 @@ RAW_AMAZON_JOB = "raw_amazon_job"
 DBT_MARTS_JOB = "dbt_marts_job"
 
 REGION_TAG = "amazon/region"
-API_TAG = (
-    "amazon/api"  # deploy/dagster.yaml limits concurrent runs per Amazon API (sp_reports | ads_reporting | dbt)
-)
+# deploy/dagster.yaml limits concurrent runs per Amazon API (sp_reports | ads_reporting | dbt)
+API_TAG = "amazon/api"
 LAUNCHED_BY_TAG = "chalkola/launched_by"
 
 # the most days one run of each source should cover (one report per run where the API allows it)
