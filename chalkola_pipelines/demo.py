@@ -39,9 +39,13 @@ DBT_JOB = "dbt_marts_job"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo", help="run the whole pipeline against the local simulator and print a summary")
+    demo = sub.add_parser(
+        "demo", help="run the whole pipeline against the local simulator and print a summary"
+    )
     demo.add_argument("--days", type=int, default=7, help="complete days to load per marketplace (default 7)")
-    demo.add_argument("--marketplaces", default=None, help="comma-separated codes (default CHALKOLA_MARKETPLACES)")
+    demo.add_argument(
+        "--marketplaces", default=None, help="comma-separated codes (default CHALKOLA_MARKETPLACES)"
+    )
     demo.add_argument("--time-scale", type=float, default=120.0, help="simulator time scale (default 120)")
     demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     demo.add_argument("--parallel", type=int, default=3, help="Dagster runs at once (default 3)")
@@ -54,7 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     ui = sub.add_parser("ui", help="start `dagster dev` on the demo's instance and database")
     ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--no-simulator", action="store_true", help="use real Amazon credentials from the environment")
+    ui.add_argument(
+        "--no-simulator", action="store_true", help="use real Amazon credentials from the environment"
+    )
     ui.add_argument("--time-scale", type=float, default=60.0)
     ui.set_defaults(func=run_ui)
 
@@ -135,7 +141,9 @@ def running_simulator(seed: int, time_scale: float) -> Iterator[str]:
                     break
                 except httpx.TransportError:
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"The simulator did not start within 60 s; see {log_path}") from None
+                        raise RuntimeError(
+                            f"The simulator did not start within 60 s; see {log_path}"
+                        ) from None
                     time.sleep(0.2)
             yield base
         finally:
@@ -163,7 +171,9 @@ class RangeRun:
         return {**run_tags_for(self.marketplace, self.first, self.last), "chalkola/launched_by": "demo"}
 
 
-def last_complete_days(mkt: Marketplace, days: int, now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
+def last_complete_days(
+    mkt: Marketplace, days: int, now: dt.datetime | None = None
+) -> tuple[dt.date, dt.date]:
     """The last ``days`` complete local days of a marketplace, capped at the last complete UTC day
     (the partition set's newest key)."""
     now = now or dt.datetime.now(dt.UTC)
@@ -173,7 +183,9 @@ def last_complete_days(mkt: Marketplace, days: int, now: dt.datetime | None = No
     return last - dt.timedelta(days=days - 1), last
 
 
-def _dagster_job(job: str, tags: dict[str, str], env: dict[str, str], log_name: str) -> tuple[bool, float, Path]:
+def _dagster_job(
+    job: str, tags: dict[str, str], env: dict[str, str], log_name: str
+) -> tuple[bool, float, Path]:
     log_dir = chalkola_home() / "demo-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{log_name}.log"
@@ -193,7 +205,9 @@ def _dagster_job(job: str, tags: dict[str, str], env: dict[str, str], log_name: 
 def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     marketplaces = parse_marketplace_codes(args.marketplaces or os.environ.get("CHALKOLA_MARKETPLACES"))
-    print(f"chalkola demo: {len(marketplaces)} marketplaces × {args.days} days, simulator time scale {args.time_scale}")
+    print(
+        f"chalkola demo: {len(marketplaces)} marketplaces × {args.days} days, simulator time scale {args.time_scale}"
+    )
     env = prepare_environment()
     print(f"  warehouse: {_redacted(env['DATABASE_URL'])}   dagster home: {env['DAGSTER_HOME']}")
 
@@ -228,7 +242,9 @@ def run_demo(args: argparse.Namespace) -> int:
                 print(f"  {run.marketplace.code} failed: see {log}")
             return 1
 
-        ok, secs, log = _dagster_job(DBT_JOB, {"chalkola/launched_by": "demo", "amazon/api": "dbt"}, env, "dbt")
+        ok, secs, log = _dagster_job(
+            DBT_JOB, {"chalkola/launched_by": "demo", "amazon/api": "dbt"}, env, "dbt"
+        )
         print(f"  [{'ok' if ok else 'FAILED'}] {DBT_JOB} dbt build ({secs:.0f} s)")
         if not ok:
             print(f"  see {log}")
@@ -236,7 +252,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
     print()
     print_summary(env["DATABASE_URL"], runs)
-    print(f"\nDone in {time.monotonic() - started:.0f} s. Explore: `make ui` (Dagster UI), `chalkola db url` (psql / BI).")
+    print(
+        f"\nDone in {time.monotonic() - started:.0f} s. Explore: `make ui` (Dagster UI), `chalkola db url` (psql / BI)."
+    )
     return 0
 
 

@@ -91,7 +91,19 @@ _BY_ID = {m.marketplace_id: m for m in _CATALOGUE}
 # Amazon itself uses "UK" in some places (older Ads profiles) and "GB" in others.
 _ALIASES = {"GB": "UK"}
 
-DEFAULT_MARKETPLACE_CODES: tuple[str, ...] = ("US", "CA", "MX", "UK", "DE", "FR", "IT", "ES", "AE", "AU", "JP")
+DEFAULT_MARKETPLACE_CODES: tuple[str, ...] = (
+    "US",
+    "CA",
+    "MX",
+    "UK",
+    "DE",
+    "FR",
+    "IT",
+    "ES",
+    "AE",
+    "AU",
+    "JP",
+)
 
 
 def all_marketplaces() -> tuple[Marketplace, ...]:
