@@ -230,6 +230,8 @@ def replace_order_items(
     line_numbers: dict[str, int] = {}
 
     def item_rows() -> Iterator[Sequence[Any]]:
+        last_purchase_date: dt.datetime | None = None
+        local_day = dt.date.min
         for position, row in enumerate(rows, start=1):
             order_id = row.get("amazon_order_id")
             if not order_id:
@@ -245,7 +247,8 @@ def replace_order_items(
                     f"Order report {where}: order {order_id} has no timezone-aware purchase-date "
                     f"({purchase_date!r}); cannot assign a local day. Nothing was changed."
                 )
-            local_day = marketplace.local_date_of(purchase_date)
+            if purchase_date != last_purchase_date:  # the items of an order follow each other
+                last_purchase_date, local_day = purchase_date, marketplace.local_date_of(purchase_date)
             if local_day not in wanted:
                 counts.ignored += 1
                 continue
@@ -293,6 +296,10 @@ def replace_ads_advertised_product(
     SP_ADVERTISED_PRODUCT_COLUMNS ``.column``; ``report_date`` is the row's ``date``). ``marketplace`` is the
     profile's marketplace, stored on every row. Rows of other days are skipped and counted in
     ``.ignored``; days without rows are emptied. Returns rows written per day.
+
+    Pass the iterator itself (not wrapped in a generator): the rows then go from the parser to COPY as CSV
+    text without a Python object per value (``SpAdvertisedProductRows.csv_batches``), ~2x faster. The
+    iterator's ``rows_per_day`` has the document's rows per day, ignored days included.
     """
     if not isinstance(profile_id, int) or isinstance(profile_id, bool):
         raise TypeError(f"profile_id must be an int, got {type(profile_id).__name__}")

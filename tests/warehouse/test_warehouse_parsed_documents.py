@@ -223,3 +223,87 @@ def test_ads_parser_fast_path_loads_exactly_what_the_row_path_loads(db: psycopg.
     assert first[2:6] == (2**53, 2**60, 2**62, None)
     assert (first[9], first[10], first[12]) == ("1.50", "0", "0.000") and Decimal(first[11]) == 100
     assert first[13] is None and first[14:] == ("US", 'r"1')
+
+
+def _random_ads_document(seed: int, n: int) -> bytes:
+    import random
+
+    from chalkola_pipelines.amazon.report_columns import SP_ADVERTISED_PRODUCT_COLUMNS
+
+    rnd = random.Random(seed)
+    alphabet = [
+        "a",
+        "Z",
+        " ",
+        ",",
+        '"',
+        "\\",
+        "\n",
+        "\t",
+        "\r",
+        "}",
+        "{",
+        "]",
+        "[",
+        ":",
+        "é",
+        "日",
+        "😀",
+        "\x01",
+        "null",
+        "\\N",
+    ]
+    numbers = ["0", "-0.0", "1.50", "12", "1E+2", "2.5e-3", "123456789012.123456789", "-7.25", "0.0000"]
+    rows = []
+    for i in range(n):
+        parts = [f'"date": "2025-03-0{1 + rnd.randrange(2)}"', f'"adId": {2**62 + i}']
+        for c in SP_ADVERTISED_PRODUCT_COLUMNS:
+            if c.name in ("date", "adId", "startDate", "endDate") or rnd.random() < 0.2:
+                continue  # missing → NULL
+            if rnd.random() < 0.1:
+                value = "null"
+            elif c.kind == "text":
+                value = json.dumps(
+                    "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 6))),
+                    ensure_ascii=rnd.random() < 0.5,
+                )
+            elif c.kind in ("id", "int"):
+                value = str(rnd.randrange(0, 2**63))
+            else:
+                value = rnd.choice(numbers)
+            parts.append(f'"{c.name}": {value}')
+        rnd.shuffle(parts)
+        rows.append("{" + rnd.choice([", ", ",", " ,\n "]).join(parts) + "}")
+    return ("[" + rnd.choice(["\n", ""]) + ",".join(rows) + "]").encode()
+
+
+def test_ads_fast_path_equals_row_path_on_random_documents(db: psycopg.Connection) -> None:
+    from chalkola_pipelines.amazon.parsers.ads_report import SpAdvertisedProductRows
+    from chalkola_pipelines.warehouse.loaders import ADS_SP_ADVERTISED_PRODUCT_COLUMNS
+
+    columns = ", ".join(f"{c}::text" for c in ADS_SP_ADVERTISED_PRODUCT_COLUMNS)
+    select = (
+        f"select {columns} from raw_amazon.ads_sp_advertised_product where profile_id = %s order by ad_id"
+    )
+    days = [dt.date(2025, 3, 1), dt.date(2025, 3, 2)]
+    for seed, chunk_size in ((1, 300), (2, 4096), (3, 1 << 20)):
+        data = _random_ads_document(seed, 250)
+        fast = replace_ads_advertised_product(
+            db, marketplace=US, profile_id=10 + seed, days=days, report_id="r",
+            rows=SpAdvertisedProductRows(io.BytesIO(data), chunk_size=chunk_size),
+        )  # fmt: skip
+        slow = replace_ads_advertised_product(
+            db, marketplace=US, profile_id=20 + seed, days=days, report_id="r",
+            rows=(row for row in iter_sp_advertised_product_rows(io.BytesIO(data))),
+        )  # fmt: skip
+        assert dict(fast) == dict(slow) and sum(fast.values()) == 250
+        loaded_fast = [
+            r[2:] for r in db.execute(select, (10 + seed,)).fetchall()
+        ]  # minus marketplace, profile
+        assert loaded_fast == [r[2:] for r in db.execute(select, (20 + seed,)).fetchall()], seed
+        # and what was loaded is what the parser produced (values, not text: numeric keeps the literal's
+        # scale, which Decimal equality ignores)
+        typed = f"select {', '.join(ADS_SP_ADVERTISED_PRODUCT_COLUMNS[2:-1])} from raw_amazon.ads_sp_advertised_product"
+        loaded = db.execute(f"{typed} where profile_id = %s order by ad_id", (10 + seed,)).fetchall()
+        parsed = sorted(iter_sp_advertised_product_rows(io.BytesIO(data)), key=lambda r: r["ad_id"])
+        assert loaded == [tuple(r[c] for c in ADS_SP_ADVERTISED_PRODUCT_COLUMNS[2:-1]) for r in parsed]

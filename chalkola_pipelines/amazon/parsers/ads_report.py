@@ -1,13 +1,19 @@
 """Streaming parser of Ads API v3 ``spAdvertisedProduct`` report documents (GZIP_JSON).
 
 The document is one JSON array of flat objects keyed by the requested column names. It can be hundreds
-of MB for a large advertiser, so ijson's C backend reads it in fixed-size chunks and each row is converted
-as soon as it is complete: memory stays flat whatever the document size. Numbers are exact: ijson gives ``int`` for integer
-literals and ``Decimal`` for the rest (``use_float=False``), ids are ``int`` (a string id such as
-``"144158449488730278"`` is converted exactly; a float is never involved), money and ratios are ``Decimal``.
+of MB for a large advertiser, so it is read in ~1 MB slices cut at row boundaries, and each slice is
+decoded at once by msgspec (C) into typed rows: memory stays flat whatever the document size. A slice that
+does not decode as it is (a string id, an unknown key, a wrongly typed value) is converted row by row, and
+if no clean cut is found, or the end does not decode (truncated document), ijson takes over for the rest:
+every complete row is yielded, then the exact error. Numbers are exact: integer literals are ``int``, the
+rest ``Decimal`` from the literal text (never a float), ids are ``int`` (a string id such as
+``"144158449488730278"`` is converted exactly), money and ratios are ``Decimal``.
 
 Unknown keys (columns Amazon added, or another report type's columns) are not fatal: they are counted in
 :attr:`SpAdvertisedProductRows.unknown_keys` so the caller can log or surface schema drift.
+
+The loader reads the same iterator through :meth:`SpAdvertisedProductRows.csv_batches` (COPY-ready CSV,
+numbers as their literals, no Python object per value) when it is handed the iterator itself.
 """
 
 from __future__ import annotations
@@ -237,9 +243,9 @@ class _Batch:
 class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
     """Iterator over the rows of one document, with what it learned along the way.
 
-    ``rows``: rows parsed so far (the parser works ahead by at most one batch of ~1 MB). ``unknown_keys``:
-    document keys that are not spAdvertisedProduct columns, with the number of rows that carried each
-    (complete once the iterator is exhausted). :meth:`row_batches` gives the same rows as tuples, in
+    ``rows``: rows parsed so far (the parser works ahead by at most one batch of ~1 MB); ``rows_per_day``:
+    the same, per ``report_date``. ``unknown_keys``: document keys that are not spAdvertisedProduct columns,
+    with the number of rows that carried each. All three are complete once the iterator is exhausted. :meth:`row_batches` gives the same rows as tuples, in
     batches, without building a dict per row (what the COPY loader uses).
     """
 
@@ -248,7 +254,8 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         self.unknown_keys: Counter[str] = Counter()
         self._source = document_name(stream)
         self._require_date = require_date
-        self._batches = self._generate(stream, chunk_size)
+        self.rows_per_day: Counter[date | None] = Counter()
+        self._batches = self._counted(self._generate(stream, chunk_size))
         self._pending: Iterator[tuple[Any, ...]] = iter(())
         self._started = False
         self._fast_decoder = _FAST_DECODER
@@ -260,12 +267,18 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         self._started = True
         for values in self._pending:
             return dict(zip(COLUMN_NAMES, values, strict=True))
-        for batch in self._batches:
+        for batch, _ in self._batches:
             tuples = batch.tuples()
             if tuples:
                 self._pending = iter(tuples)
                 return dict(zip(COLUMN_NAMES, next(self._pending), strict=True))
         raise StopIteration
+
+    def _counted(self, batches: Iterator[_Batch]) -> Iterator[tuple[_Batch, list[Any]]]:
+        for batch in batches:
+            days = batch.days()
+            self.rows_per_day.update(days)
+            yield batch, days
 
     def row_batches(self) -> Iterator[list[tuple[Any, ...]]]:
         """The remaining rows, in batches of tuples ordered as :data:`COLUMN_NAMES` (same types as the
@@ -275,7 +288,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         self._pending = iter(())
         if rest:
             yield rest
-        for batch in self._batches:
+        for batch, _ in self._batches:
             yield batch.tuples()
 
     def csv_batches(
@@ -295,8 +308,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
             batch = _Batch(tuples=rest)
             days = batch.days()
             yield days, batch.csv(days, keep, suffix)
-        for batch in self._batches:
-            days = batch.days()
+        for batch, days in self._batches:
             yield days, batch.csv(days, keep, suffix)
 
     @property

@@ -180,7 +180,7 @@ def iter_order_report_rows(stream: BinaryIO, *, encoding: str | None = None) -> 
         for index, name in required:
             if not fields[index].strip():
                 raise OrderReportFormatError(line_no, f"{name} is blank{_where(source)}")
-        row: dict[str, Any] = dict.fromkeys(absent)
+        row: dict[str, Any] = dict.fromkeys(absent) if absent else {}
         if text_plan:  # text columns in bulk: blank → None
             row.update(zip(text_columns, [v.strip() or None for v in text_values(fields)], strict=True))
         for index, column, convert, name, cache in typed_plan:
@@ -198,7 +198,7 @@ def iter_order_report_rows(stream: BinaryIO, *, encoding: str | None = None) -> 
                 if len(cache) < _CACHE_SIZE:
                     cache[value] = converted
             row[column] = converted
-        row["extra_columns"] = {name: fields[index] for index, name in extras}
+        row["extra_columns"] = {name: fields[index] for index, name in extras} if extras else {}
         yield row
     if header is None:
         raise OrderReportFormatError(0, f"the report is empty (no header line){_where(source)}")
