@@ -14,7 +14,7 @@ with ``status: NO_ADS_PROFILE`` (the seller does not advertise there).
 import contextlib
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dagster as dg
@@ -156,14 +156,6 @@ def contiguous_spans(chunks: Sequence[tuple[dt.date, dt.date]]) -> list[list[tup
         else:
             spans.append([chunk])
     return spans
-
-
-def _counted(rows: Iterable[dict], counts: Counter[dt.date]) -> Iterator[dict]:
-    for row in rows:
-        day = row.get("report_date")
-        if isinstance(day, dt.date):
-            counts[day] += 1
-        yield row
 
 
 def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -353,16 +345,15 @@ def _load(
     from chalkola_pipelines.amazon.parsers.ads_report import iter_sp_advertised_product_rows
     from chalkola_pipelines.warehouse.loaders import replace_ads_advertised_product
 
-    document_counts: Counter[dt.date] = Counter()
     with open_document(path) as stream:
+        # The parser's own iterator goes to the loader untouched: it then streams COPY-ready batches.
+        rows = iter_sp_advertised_product_rows(stream)
         written = replace_ads_advertised_product(
-            conn,
-            marketplace=mkt,
-            profile_id=profile_id,
-            days=days,
-            rows=_counted(iter_sp_advertised_product_rows(stream), document_counts),
-            report_id=report_id,
+            conn, marketplace=mkt, profile_id=profile_id, days=days, rows=rows, report_id=report_id
         )
+    document_counts: Counter[dt.date] = Counter(
+        {day: n for day, n in rows.rows_per_day.items() if isinstance(day, dt.date)}
+    )
     mark_loaded(ledger, ADS_SOURCE, report_id, sum(written.values()), mkt.region)
     return {"written": written, "document": document_counts}
 
