@@ -25,7 +25,7 @@ SHARED = REPO.parent / "shared"
 SQL = REPO / "chalkola_pipelines" / "warehouse" / "sql" / "001_raw_amazon.sql"
 REAL_PARENT = SHARED / "samples" / "st" / "HotoMazur__Agency_Amazon__test_report.json"
 AIRBYTE_SKU = SHARED / "samples" / "st" / "airbytehq__airbyte__unit_tests_GET_SALES_AND_TRAFFIC_REPORT.json"
-SCHEMA = SHARED / "amazon-models" / "schemas" / "reports" / "sellerSalesAndTrafficReport.json"
+SCHEMA = REPO / "tests" / "amazon_models" / "schemas" / "reports" / "sellerSalesAndTrafficReport.json"
 
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared samples not present at {SHARED}")
 LOADER_COLUMNS = {"marketplace", "marketplace_id", "report_id", "loaded_at"}

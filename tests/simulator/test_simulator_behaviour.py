@@ -28,7 +28,7 @@ from simulator_helpers import (
     wait_ads,
     wait_report,
 )
-from simulator_models import assert_sp_response, requires_models
+from simulator_models import assert_sp_response
 
 from chalkola_pipelines.simulator.credentials import simulator_environment
 from chalkola_pipelines.simulator.documents import EXTRA_FIELD_NAME
@@ -67,7 +67,6 @@ def _done_st_report(sp: httpx.Client, days_ago: int = 2) -> dict:
 # -- rate limits -------------------------------------------------------------------------------------
 
 
-@requires_models
 def test_sp_usage_plan_is_enforced_with_official_burst(slow_sim) -> None:
     slow_sim.state.buckets.reset()
     with _sp_client(slow_sim) as sp:

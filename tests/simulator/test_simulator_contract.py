@@ -28,7 +28,6 @@ from simulator_models import (
     assert_ads_response,
     assert_sales_traffic_document,
     assert_sp_response,
-    requires_models,
 )
 
 from chalkola_pipelines.amazon.report_columns import ORDER_REPORT_OFFICIAL_HEADER
@@ -37,8 +36,6 @@ from chalkola_pipelines.simulator.credentials import (
     DEMO_SP_CLIENT_ID,
     DEMO_SP_CLIENT_SECRET,
 )
-
-pytestmark = requires_models
 
 
 def test_lwa_token_and_errors(sim) -> None:

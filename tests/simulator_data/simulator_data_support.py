@@ -12,7 +12,7 @@ import jsonschema
 
 from chalkola_pipelines.simulator.seller import SyntheticSeller
 
-MODELS = Path("/work/shared/amazon-models")
+MODELS = Path(__file__).resolve().parents[1] / "amazon_models"  # vendored official models
 ST_SCHEMA_PATH = MODELS / "schemas/reports/sellerSalesAndTrafficReport.json"
 ORDERS_MODEL_PATH = MODELS / "models/orders-api-model/ordersV0.json"
 SELLERS_MODEL_PATH = MODELS / "models/sellers-api-model/sellers.json"
