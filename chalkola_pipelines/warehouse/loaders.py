@@ -31,6 +31,12 @@ from psycopg.pq import TransactionStatus
 
 from chalkola_pipelines.amazon.parsers.ads_report import COLUMN_NAMES as ADS_PARSER_COLUMNS
 from chalkola_pipelines.amazon.parsers.ads_report import SpAdvertisedProductRows
+from chalkola_pipelines.amazon.parsers.orders_report import CSV_COLUMNS as ORDER_PARSER_CSV_COLUMNS
+from chalkola_pipelines.amazon.parsers.orders_report import (
+    OrderCsv,
+    OrderReportNeedsRowParser,
+    OrderReportRows,
+)
 from chalkola_pipelines.amazon.report_columns import (
     ORDER_REPORT_COLUMNS,
     SP_ADVERTISED_PRODUCT_COLUMNS,
@@ -96,6 +102,8 @@ ADS_PROFILE_COLUMNS: tuple[str, ...] = (
     "valid_payment_method",
     "request_id",
 )
+
+assert ORDER_ITEM_COLUMNS == ORDER_PARSER_CSV_COLUMNS, "the order parser's CSV follows the table"
 
 _ST_DATE_FIELD_COLUMNS = tuple(f.column for f in ST_BY_DATE_FIELDS)
 _ST_ASIN_FIELD_COLUMNS = tuple(f.column for f in ST_BY_ASIN_FIELDS)
@@ -221,6 +229,10 @@ def replace_order_items(
     outside ``days`` (a UTC report window touches neighbouring local days) are skipped and counted in
     ``.ignored``. Every day in ``days`` is replaced, even with zero rows: pass only days the report's
     window covers completely. Returns rows written per day.
+
+    Pass the iterator itself (not wrapped in a generator): the whole document then goes from the parser to
+    COPY as CSV rendered in C (``OrderReportRows.copy_csv``), ~2x faster; documents the fast path does not
+    take as is (and wrapped iterators) take the row-by-row path, with the same result.
     """
     days = sorted(set(days))
     wanted = set(days)
@@ -262,6 +274,40 @@ def replace_order_items(
                 report_id,
             )
 
+    prepared = None
+    if isinstance(rows, OrderReportRows) and not rows.started and conn.info.encoding == "utf-8":
+        # the document read whole and checked here; None → the row-by-row path below
+        prepared = rows.copy_csv(
+            local_date_of=marketplace.local_date_of,
+            keep=wanted,
+            marketplace=marketplace.code,
+            report_id=report_id,
+        )
+    if prepared is not None:
+        try:
+            _replace_order_partitions(conn, marketplace, days, where, csv=prepared)
+            counts.update(prepared.rows_per_day)
+            counts.ignored = prepared.ignored
+        except OrderReportNeedsRowParser:  # rolled back: nothing of this attempt is visible
+            prepared = None
+    if prepared is None:
+        _replace_order_partitions(conn, marketplace, days, where, rows=item_rows())
+    if counts.ignored:
+        log.info("order items %s: %d rows outside the requested days skipped", where, counts.ignored)
+    log.info("order items %s: %d rows in %d days", where, sum(counts.values()), len(days))
+    return counts
+
+
+def _replace_order_partitions(
+    conn: psycopg.Connection,
+    marketplace: Marketplace,
+    days: list[dt.date],
+    where: str,
+    *,
+    csv: OrderCsv | None = None,
+    rows: Iterator[Sequence[Any]] | None = None,
+) -> None:
+    """One transaction: lock, delete ``days``, COPY the parser's CSV blocks or the loader's rows."""
     _warn_if_in_caller_transaction(conn, f"order items {where}")
     with _load_errors(f"order items {where}"):
         with conn.transaction():
@@ -270,11 +316,15 @@ def replace_order_items(
                 f"delete from {ORDER_ITEMS_TABLE} where marketplace = %s and order_date = any(%s)",
                 (marketplace.code, days),
             )
-            _copy_rows(conn, ORDER_ITEMS_TABLE, ORDER_ITEM_COLUMNS, item_rows(), where)
-    if counts.ignored:
-        log.info("order items %s: %d rows outside the requested days skipped", where, counts.ignored)
-    log.info("order items %s: %d rows in %d days", where, sum(counts.values()), len(days))
-    return counts
+            if csv is not None:
+                columns = ", ".join(ORDER_ITEM_COLUMNS)
+                with conn.cursor() as cur:
+                    with cur.copy(f"copy {ORDER_ITEMS_TABLE} ({columns}) from stdin (format csv)") as copy:
+                        for block in csv:
+                            copy.write(block)
+            else:
+                assert rows is not None
+                _copy_rows(conn, ORDER_ITEMS_TABLE, ORDER_ITEM_COLUMNS, rows, where)
 
 
 # --------------------------------------------------------------------------------------------------

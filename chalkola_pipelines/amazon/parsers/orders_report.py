@@ -10,14 +10,18 @@ detected on the first line that is not valid UTF-8, or can be forced with ``enco
 
 from __future__ import annotations
 
+import codecs
+import io
 import logging
 import operator
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+
+import msgspec
 
 from chalkola_pipelines.amazon.documents import document_name
 from chalkola_pipelines.amazon.errors import OrderReportFormatError
@@ -26,6 +30,10 @@ from chalkola_pipelines.amazon.report_columns import (
     OrderReportColumn,
     order_report_header_is_never_stored,
 )
+
+if TYPE_CHECKING:  # imported when first used: ~80 MB that other importers of the parsers need not pay
+    import numpy as np
+    import pyarrow as pa
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +136,11 @@ def iter_order_report_rows(stream: BinaryIO, *, encoding: str | None = None) -> 
     :class:`OrderReportFormatError` with the line number (the header is line 1). ``encoding=None`` sniffs
     UTF-8 → cp932 (Japanese text) → cp1252.
     """
-    source = document_name(stream)
+    return OrderReportRows(stream, encoding=encoding)
+
+
+def _iter_rows(stream: BinaryIO, encoding: str | None, source: str | None) -> Iterator[dict[str, Any]]:
+    """The row-by-row parser (every input; names the line of any problem)."""
     decoder = _Decoder(encoding)
     header: list[str] | None = None
     header_line = ""
@@ -216,6 +228,11 @@ def _getter(indexes: list[int]) -> Callable[[list[str]], Sequence[str]]:
     return operator.itemgetter(*indexes) if indexes else (lambda fields: ())
 
 
+def _clip(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters for error messages (a JSON document is one long "header")."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def _where(source: str | None) -> str:
     return f" (in {source})" if source else ""
 
@@ -226,13 +243,13 @@ def _plan(
     seen: set[str] = set()
     for name in header:
         if name and name in seen:
-            raise OrderReportFormatError(line_no, f"header {name!r} appears twice{_where(source)}")
+            raise OrderReportFormatError(line_no, f"header {_clip(repr(name))} appears twice{_where(source)}")
         seen.add(name)
     missing = [h for h in REQUIRED_HEADERS if h not in seen]
     if missing:
         raise OrderReportFormatError(
             line_no,
-            f"required header(s) {', '.join(missing)} missing{_where(source)}; found: {', '.join(header)}. "
+            f"required header(s) {', '.join(missing)} missing{_where(source)}; found: {_clip(', '.join(header))}. "
             "Is this a GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL document?",
         )
     plan: list[tuple[int, str, Any, str]] = []
@@ -245,3 +262,331 @@ def _plan(
             extras.append((index, name))
     absent = [c.column for c in ORDER_REPORT_COLUMNS if c.header not in seen]
     return plan, extras, absent
+
+
+# --------------------------------------------------------------------------------------------------
+# the iterator, and its COPY-ready path (pyarrow, in C)
+
+#: Columns of the CSV rendered by :meth:`OrderReportRows.copy_csv`, in order (the warehouse table's).
+CSV_COLUMNS: tuple[str, ...] = (
+    "marketplace",
+    "order_date",
+    "line_number",
+    *(c.column for c in ORDER_REPORT_COLUMNS),
+    "extra_columns",
+    "report_id",
+)
+
+# Value shapes the fast path accepts as is (each a subset of what the row-by-row converters accept, with
+# the same meaning); anything else sends the document to the row-by-row parser, which names the problem.
+_RE_MONEY = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+_RE_INT = r"^[+-]?[0-9]+$"
+_RE_TIMESTAMP = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+_BOOL_TRUE = ["true", "yes"]
+_BOOL_VALUES = ["true", "false", "yes", "no"]
+_BUCKET_US = 15 * 60 * 1_000_000  # UTC offsets and their changes are whole quarter hours
+_EPOCH_DAY = date(1970, 1, 1)
+
+
+class OrderReportNeedsRowParser(Exception):
+    """Raised while iterating :class:`OrderCsv`: a value further down the document is not one the fast path
+    takes as is. Nothing may have been committed from the CSV: roll back and load the same
+    :class:`OrderReportRows` by iterating it (the row-by-row parser reads the document again)."""
+
+
+class OrderCsv:
+    """An order report rendered for ``COPY … (FORMAT csv)`` (:data:`CSV_COLUMNS`; empty unquoted = NULL).
+
+    Iterate it once for the CSV blocks (~1 MB of document each, rendered while COPY consumes the previous
+    one); ``rows_per_day`` (kept days) and ``ignored`` (rows of other days) are complete afterwards.
+    Iterating may raise :class:`OrderReportNeedsRowParser`.
+    """
+
+    def __init__(self, blocks: Callable[[OrderCsv], Iterator[bytes]]) -> None:
+        self.rows_per_day: dict[date, int] = {}
+        self.ignored = 0
+        self._blocks = blocks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._blocks(self)
+
+
+class OrderReportRows(Iterator[dict[str, Any]]):
+    """What :func:`iter_order_report_rows` returns: an iterator of typed dicts (see there).
+
+    It also offers :meth:`copy_csv`, which renders the document as COPY-ready CSV in C (pyarrow), without
+    a Python object per value, when the document is one the fast path handles exactly; the warehouse
+    loader uses it when it gets this object unwrapped and not started.
+    """
+
+    def __init__(self, stream: BinaryIO, *, encoding: str | None = None) -> None:
+        self._stream = stream
+        self._encoding = encoding
+        self._source = document_name(stream)
+        self._data: bytes | None = None  # the document, once read whole by copy_csv
+        self._rows: Iterator[dict[str, Any]] | None = None
+        self.started = False
+
+    def __iter__(self) -> OrderReportRows:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self._rows is None:
+            self.started = True
+            stream = io.BytesIO(self._data) if self._data is not None else self._stream
+            self._rows = _iter_rows(stream, self._encoding, self._source)
+        return next(self._rows)
+
+    def copy_csv(
+        self,
+        *,
+        local_date_of: Callable[[datetime], date],
+        keep: Collection[date],
+        marketplace: str,
+        report_id: str,
+    ) -> OrderCsv | None:
+        """The document as CSV blocks for COPY, or None: then iterate this object (row-by-row parser).
+
+        Reads the stream to its end (the document is held in memory, so that the row-by-row parser can
+        read it again). ``order_date`` = ``local_date_of(purchase_date)``; ``line_number`` = position of
+        the item within its order in report order (rows of all days counted); rows whose day is not in
+        ``keep`` are left out and counted. None when the document visibly needs the row-by-row parser
+        (not UTF-8, a repeated header, a CR inside a line, no rows); a line with another field count or a
+        value the fast path does not take as is is found while iterating the result
+        (:class:`OrderReportNeedsRowParser`). A missing required header raises here.
+        """
+        if self.started:
+            raise RuntimeError("copy_csv() after iteration started")
+        if self._data is None:
+            self._data = self._stream.read()
+        try:
+            layout = _layout(self._data, self._encoding, self._source)
+        except _UseRowParser as exc:
+            logger.info("order report %s: row-by-row parser (%s)", self._source or "", exc)
+            return None
+        import numpy as np
+
+        keep_numbers = np.array(sorted((d - _EPOCH_DAY).days for d in set(keep)), dtype=np.int32)
+
+        def blocks(out: OrderCsv) -> Iterator[bytes]:
+            try:
+                yield from _csv_blocks(layout, out, local_date_of, keep_numbers, marketplace, report_id)
+            except _UseRowParser as exc:
+                logger.info("order report %s: row-by-row parser (%s)", self._source or "", exc)
+                raise OrderReportNeedsRowParser(str(exc)) from None
+
+        return OrderCsv(blocks)
+
+
+class _UseRowParser(Exception):
+    """The fast path does not take this document as is."""
+
+
+class _Layout(NamedTuple):
+    body: pa.Buffer  # the document after the header line (a view, not a copy)
+    names: list[str]  # arrow column names f0..fn
+    plan: list[tuple[int, str, Any, str]]
+    extras: list[tuple[int, str]]
+    absent: list[str]
+
+
+_NOT_SPACE = re.compile(rb"\S")
+_VALIDATE_BYTES = 1 << 20
+
+
+def _layout(data: bytes, encoding: str | None, source: str | None) -> _Layout:
+    """Whole-document checks, and the header (a missing required header raises OrderReportFormatError)."""
+    import pyarrow as pa
+
+    if encoding is not None and codecs.lookup(encoding).name != "utf-8":
+        raise _UseRowParser(f"encoding {encoding}")
+    end = data.find(b"\n")
+    if end < 0:
+        raise _UseRowParser("no line end after the header")
+    view = memoryview(data)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        header_line = data[: end + 1].decode("utf-8").rstrip("\r\n").lstrip("\ufeff")
+        for start in range(end + 1, len(data), _VALIDATE_BYTES):  # validation only, in C, 1 MB at a time
+            decoder.decode(view[start : start + _VALIDATE_BYTES])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise _UseRowParser("not UTF-8") from None
+    if not header_line.strip() or not _NOT_SPACE.search(data, end + 1):
+        raise _UseRowParser("no header or no rows")
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        raise _UseRowParser("a CR that does not end a line")
+    if data.find(header_line.encode(), end + 1) >= 0:
+        raise _UseRowParser("the header repeats")
+    header = [h.strip().lower() for h in header_line.split("\t")]
+    plan, extras, absent = _plan(header, 1, source)  # raises on a missing or repeated header
+    body = pa.py_buffer(data).slice(end + 1)
+    return _Layout(body, [f"f{i}" for i in range(len(header))], plan, extras, absent)
+
+
+_KINDS = {c.column: c.kind for c in ORDER_REPORT_COLUMNS}
+_BLOCK_BYTES = 1 << 20
+
+
+def _csv_blocks(
+    layout: _Layout,
+    out: OrderCsv,
+    local_date_of: Callable[[datetime], date],
+    keep_numbers: np.ndarray,
+    marketplace: str,
+    report_id: str,
+) -> Iterator[bytes]:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+
+    names, plan, extras = layout.names, layout.plan, layout.extras
+    invalid: list[int] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append(row.actual_columns)
+        return "skip"
+
+    wanted = [index for index, *_ in plan] + [index for index, _ in extras]
+    reader = pa_csv.open_csv(
+        pa.BufferReader(layout.body),
+        read_options=pa_csv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES),
+        parse_options=pa_csv.ParseOptions(
+            delimiter="\t", quote_char=False, escape_char=False, invalid_row_handler=on_invalid
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            include_columns=[names[i] for i in wanted],
+            strings_can_be_null=False,
+        ),
+    )
+    day_of_bucket: dict[int, int] = {}  # UTC quarter hour → local day number (days since 1970-01-01)
+    lines_so_far: dict[str, int] = {}  # amazon_order_id → items seen in earlier blocks
+    rows_per_day: dict[int, int] = {}
+    bool_true, bool_values = pa.array(_BOOL_TRUE), pa.array(_BOOL_VALUES)
+    write_options = pa_csv.WriteOptions(include_header=False, batch_size=8192)
+    for batch in reader:
+        if invalid:
+            raise _UseRowParser(f"{len(invalid)} line(s) with another field count")
+        n = batch.num_rows
+        if not n:
+            continue
+        columns: dict[str, pa.Array] = {}
+        purchase_micros = None
+        for index, column, _, _ in plan:
+            value = pc.utf8_trim_whitespace(batch.column(names[index]))  # = str.strip() (a test checks it)
+            blank = pc.equal(value, "")
+            if column in ("amazon_order_id", "purchase_date") and pc.any(blank).as_py():
+                raise _UseRowParser(f"{column}: a blank value")
+            value = pc.if_else(blank, pa.scalar(None, pa.string()), value)
+            kind = _KINDS[column]
+            if kind == "money":
+                _check(
+                    value, _RE_MONEY, column
+                )  # the literal goes to numeric as is: exact, like Decimal(text)
+            elif kind == "int":
+                _check(value, _RE_INT, column)
+            elif kind == "bool":
+                lower = pc.utf8_lower(value)
+                if not pc.all(pc.or_kleene(pc.is_null(lower), pc.is_in(lower, bool_values))).as_py():
+                    raise _UseRowParser(f"{column}: a value that is not true/false/yes/no")
+                value = pc.if_else(pc.is_null(lower), pa.scalar(None, pa.bool_()), pc.is_in(lower, bool_true))
+            elif kind == "timestamp":
+                _check(value, _RE_TIMESTAMP, column)
+                try:  # a real instant (no 30 February); the ISO text itself goes to timestamptz (faster to write)
+                    instants = value.cast(pa.timestamp("us", "UTC"))
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    raise _UseRowParser(f"{column}: a timestamp pyarrow does not read") from None
+                if column == "purchase_date":
+                    purchase_micros = instants.cast(pa.int64()).to_numpy()
+            columns[column] = value
+        for column in layout.absent:
+            columns[column] = pa.nulls(n, pa.string())
+        assert purchase_micros is not None  # purchase-date is a required header
+
+        # order_date: the local day of each UTC quarter hour (constant within one: UTC offsets, their changes
+        # and local midnights are whole quarter hours), from the caller's function once per quarter hour.
+        buckets, inverse = np.unique(purchase_micros // _BUCKET_US, return_inverse=True)
+        bucket_days = np.empty(len(buckets), dtype=np.int32)
+        for i, bucket in enumerate(buckets.tolist()):
+            day = day_of_bucket.get(bucket)
+            if day is None:
+                try:
+                    instant = datetime.fromtimestamp(bucket * (_BUCKET_US // 1_000_000), UTC)
+                    day = day_of_bucket[bucket] = (local_date_of(instant) - _EPOCH_DAY).days
+                except (OverflowError, ValueError, OSError) as exc:
+                    raise _UseRowParser(f"purchase-date out of range ({exc})") from None
+            bucket_days[i] = day
+        day_numbers = bucket_days[inverse.reshape(-1)]
+
+        # line_number: 1-based rank of the row within its amazon_order_id in report order, across blocks.
+        encoded = pc.dictionary_encode(columns["amazon_order_id"])
+        codes = encoded.indices.to_numpy()
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        starts = np.empty(n, dtype=bool)
+        starts[0] = True
+        np.not_equal(sorted_codes[1:], sorted_codes[:-1], out=starts[1:])
+        positions = np.arange(n)
+        group_start = np.maximum.accumulate(np.where(starts, positions, 0))
+        ranks = np.empty(n, dtype=np.int64)
+        ranks[order] = positions - group_start + 1
+        order_ids = encoded.dictionary.to_pylist()
+        in_block = np.bincount(codes, minlength=len(order_ids)).tolist()
+        before = [lines_so_far.get(order_id, 0) for order_id in order_ids]
+        lines_so_far.update(
+            zip(order_ids, [b + c for b, c in zip(before, in_block, strict=True)], strict=True)
+        )
+        line_numbers = (ranks + np.array(before, dtype=np.int64)[codes]).astype(np.int32)
+
+        if extras:
+            extra_names = [name for _, name in extras]
+            extra_values = [batch.column(names[index]).to_pylist() for index, _ in extras]
+            encode = msgspec.json.encode
+            extra_json = pa.array(
+                [
+                    encode(dict(zip(extra_names, v, strict=True))).decode()
+                    for v in zip(*extra_values, strict=True)
+                ],
+                pa.string(),
+            )
+        else:
+            extra_json = pa.array(np.full(n, "{}", dtype=object), pa.string())
+
+        kept = np.isin(day_numbers, keep_numbers)
+        table = pa.table(
+            {
+                "marketplace": pa.array(np.full(n, marketplace, dtype=object), pa.string()),
+                "order_date": pa.array(day_numbers, pa.int32()).view(pa.date32()),
+                "line_number": pa.array(line_numbers, pa.int32()),
+                **{c.column: columns[c.column] for c in ORDER_REPORT_COLUMNS},
+                "extra_columns": extra_json,
+                "report_id": pa.array(np.full(n, report_id, dtype=object), pa.string()),
+            }
+        )
+        n_kept = int(kept.sum())
+        out.ignored += n - n_kept
+        if not n_kept:
+            continue
+        if n_kept < n:
+            table = table.filter(pa.array(kept))
+        for day, count in zip(*np.unique(day_numbers[kept], return_counts=True), strict=True):
+            rows_per_day[int(day)] = rows_per_day.get(int(day), 0) + int(count)
+        sink = io.BytesIO()
+        pa_csv.write_csv(table, sink, write_options)
+        yield sink.getvalue()
+    if invalid:
+        raise _UseRowParser(f"{len(invalid)} line(s) with another field count")
+    out.rows_per_day = {_EPOCH_DAY + timedelta(days=d): c for d, c in sorted(rows_per_day.items())}
+
+
+def _check(values: pa.Array, pattern: str, column: str) -> None:
+    import pyarrow.compute as pc
+
+    ok = pc.or_kleene(pc.is_null(values), pc.match_substring_regex(values, pattern))
+    if not pc.all(ok).as_py():
+        raise _UseRowParser(f"{column}: a value the fast path does not take as is")
