@@ -628,30 +628,14 @@ def sp_http_client(
 ) -> AmazonHttpClient:
     """An SP-API client for ``region`` (LWA at the SP-API token host, shared token cache)."""
     from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
-    from chalkola_pipelines.amazon.lwa import LwaTokenProvider
 
     ep = endpoints or AmazonEndpoints.from_env()
-    http = client or httpx.Client(timeout=_DEFAULT_TIMEOUT)
-    tokens = LwaTokenProvider(
-        credentials,
-        ep.sp_lwa_token_url,
+    return _http_client(
+        "sp", region, credentials, token_url=ep.sp_lwa_token_url, base_url=ep.sp_api_base_urls[region],
         label=f"SP-API {region.upper()} refresh token",
         env_hint=f"SP_REFRESH_TOKEN_{region.upper()}, SP_LWA_CLIENT_ID, SP_LWA_CLIENT_SECRET",
-        client=http,
-        sleep=sleep,
-    )
-    out = AmazonHttpClient(
-        api="sp",
-        region=region,
-        base_url=ep.sp_api_base_urls[region],
-        tokens=tokens,
-        rate_limiter=rate_limiter,
-        retry=retry,
-        client=http,
-        sleep=sleep,
-    )
-    out._owns_client = client is None
-    return out
+        rate_limiter=rate_limiter, retry=retry, client=client, sleep=sleep,
+    )  # fmt: skip
 
 
 def ads_http_client(
@@ -666,24 +650,42 @@ def ads_http_client(
 ) -> AmazonHttpClient:
     """An Ads API client for ``region`` (LWA at the region's token host)."""
     from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
-    from chalkola_pipelines.amazon.lwa import LwaTokenProvider
 
     ep = endpoints or AmazonEndpoints.from_env()
-    http = client or httpx.Client(timeout=_DEFAULT_TIMEOUT)
-    tokens = LwaTokenProvider(
-        credentials,
-        ep.ads_lwa_token_urls[region],
+    return _http_client(
+        "ads", region, credentials, token_url=ep.ads_lwa_token_urls[region], base_url=ep.ads_api_base_urls[region],
         label=f"Ads API {region.upper()} refresh token",
         env_hint=f"ADS_REFRESH_TOKEN_{region.upper()}, ADS_CLIENT_ID, ADS_CLIENT_SECRET",
-        client=http,
-        sleep=sleep,
+        rate_limiter=rate_limiter, retry=retry, client=client, sleep=sleep,
+    )  # fmt: skip
+
+
+def _http_client(
+    api: str,
+    region: Region,
+    credentials: LwaCredentials,
+    *,
+    token_url: str,
+    base_url: str,
+    label: str,
+    env_hint: str,
+    rate_limiter: RateLimiter | None,
+    retry: RetryPolicy | None,
+    client: httpx.Client | None,
+    sleep: Callable[[float], None],
+) -> AmazonHttpClient:
+    from chalkola_pipelines.amazon.lwa import LwaTokenProvider
+
+    http = client or httpx.Client(timeout=_DEFAULT_TIMEOUT)
+    tokens = LwaTokenProvider(
+        credentials, token_url, label=label, env_hint=env_hint, client=http, sleep=sleep
     )
     out = AmazonHttpClient(
-        api="ads",
+        api=api,
         region=region,
-        base_url=ep.ads_api_base_urls[region],
+        base_url=base_url,
         tokens=tokens,
-        ads_client_id=credentials.client_id,
+        ads_client_id=credentials.client_id if api == "ads" else None,
         rate_limiter=rate_limiter,
         retry=retry,
         client=http,
