@@ -15,12 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chalkola_pipelines.amazon.async_jobs import AsyncJobRunner, DownloadedDocument, JobState, Phase
 from chalkola_pipelines.amazon.errors import (
     AdsReportFailedError,
     AdsRetentionError,
     AmazonApiError,
     DocumentExpiredError,
-    ReportTimeoutError,
 )
 from chalkola_pipelines.amazon.http import AmazonHttpClient
 from chalkola_pipelines.amazon.report_columns import SP_ADVERTISED_PRODUCT_DAILY_REQUEST_COLUMNS
@@ -43,6 +43,15 @@ MAX_RANGE_DAYS = 31
 RETENTION_DAYS = 95
 _DUPLICATE_RE = re.compile(r"duplicate of\s*:?\s*([A-Za-z0-9-]+)", re.IGNORECASE)
 MAX_URL_REFRESHES = 3
+
+
+@dataclass(frozen=True)
+class AdsReportJob:
+    """One spAdvertisedProduct DAILY report request: a profile and ≤ 31 inclusive days."""
+
+    profile_id: int
+    start: date
+    end: date
 
 
 @dataclass
@@ -246,114 +255,82 @@ class AdsClient:
         if start < earliest:
             raise AdsRetentionError(start, earliest)
         resume = dict(resume_report_ids or {})
-        planned: list[tuple[date, date, str, list[str], dict[str, Any] | None]] = []
-        for chunk_start, chunk_end in split_date_range(start, end):
-            request_ids: list[str] = []
-            report_id, report = self._resume(profile_id, resume.get((chunk_start, chunk_end)), request_ids)
-            if report_id is None:
-                report_id = self.create_report(profile_id, chunk_start, chunk_end, request_ids)
-            status = str(report.get("status")) if report else "PENDING"
-            if on_report_id is not None:
-                on_report_id(chunk_start, chunk_end, report_id, status)
-            planned.append((chunk_start, chunk_end, report_id, request_ids, report))
+        jobs = [
+            (AdsReportJob(profile_id, chunk_start, chunk_end), resume.get((chunk_start, chunk_end)))
+            for chunk_start, chunk_end in split_date_range(start, end)
+        ]
+        on_status = (
+            None
+            if on_report_id is None
+            else (lambda job, rid, status: on_report_id(job.start, job.end, rid, status))
+        )
+        return [
+            AdsReportResult(r.job_id, r.job.start, r.job.end, r.document.path, r.request_ids)
+            for r in self.runner().run(jobs, dest, on_status)
+            if r.document is not None
+        ]
 
-        results: list[AdsReportResult] = []
-        for chunk_start, chunk_end, report_id, request_ids, report in planned:
-            report = self._poll(
-                profile_id, report_id, chunk_start, chunk_end, report, on_report_id, request_ids
-            )
-            path = self._download(profile_id, report_id, report, dest(report_id), request_ids)
-            logger.info(
-                "Ads report %s (profile %s, %s..%s) COMPLETED, archived at %s",
-                report_id,
-                profile_id,
-                chunk_start,
-                chunk_end,
-                path,
-            )
-            results.append(AdsReportResult(report_id, chunk_start, chunk_end, path, request_ids))
-        return results
+    # -- AsyncJobApi for AsyncJobRunner
+    created_status = "PENDING"
 
-    def _resume(
-        self, profile_id: int, report_id: str | None, request_ids: list[str]
-    ) -> tuple[str | None, dict[str, Any] | None]:
-        if not report_id:
-            return None, None
-        try:
-            report = self.get_report(profile_id, report_id, request_ids)
-        except AmazonApiError as exc:
-            if exc.status_code in (400, 404):
-                logger.warning(
-                    "Ads report %s from the ledger is unknown to Amazon; requesting a new one", report_id
-                )
-                return None, None
-            raise
-        if report.get("status") == "FAILED":
-            logger.warning("Ads report %s from the ledger FAILED; requesting a new one", report_id)
-            return None, None
-        return str(report_id), report
+    def runner(self) -> AsyncJobRunner[AdsReportJob]:
+        return AsyncJobRunner(
+            self,
+            clock=self.http.clock,
+            sleep=self.http.sleep,
+            poll_initial_seconds=self.poll_initial_seconds,
+            poll_max_seconds=self.poll_max_seconds,
+            poll_timeout_seconds=self.poll_timeout_seconds,
+            reuse_in_flight=False,  # a duplicate createAsyncReport answers 425 with the id in flight
+        )
 
-    def _poll(
-        self,
-        profile_id: int,
-        report_id: str,
-        start: date,
-        end: date,
-        report: dict[str, Any] | None,
-        on_report_id: Callable[[date, date, str, str], None] | None,
-        request_ids: list[str],
-    ) -> dict[str, Any]:
-        clock, sleep = self.http.clock, self.http.sleep
-        deadline = clock() + self.poll_timeout_seconds
-        delay = self.poll_initial_seconds
-        last = str(report.get("status")) if report else "PENDING"
-        while True:
-            if report is None or report.get("status") not in ("COMPLETED", "FAILED"):
-                report = self.get_report(profile_id, report_id, request_ids)
-            status = str(report.get("status"))
-            if status != last:
-                logger.info("Ads report %s: %s → %s", report_id, last, status)
-                last = status
-                if on_report_id is not None:
-                    on_report_id(start, end, report_id, status)
-            if status == "COMPLETED":
-                return report
-            if status == "FAILED":
-                raise AdsReportFailedError(
-                    report_id,
-                    f"{report.get('failureReason') or 'no failureReason given'} "
-                    f"(profile {profile_id}, spAdvertisedProduct {start}..{end})",
-                )
-            if clock() + delay > deadline:
-                raise ReportTimeoutError(
-                    f"Ads report {report_id} (profile {profile_id}, spAdvertisedProduct {start}..{end}) is still "
-                    f"{status} after {self.poll_timeout_seconds:.0f}s. It stays recorded; re-run later to resume it."
-                )
-            sleep(delay)
-            delay = min(self.poll_max_seconds, delay * 1.5)
-            report = None
+    def describe(self, job: AdsReportJob) -> str:
+        return f"Ads report (profile {job.profile_id}, spAdvertisedProduct {job.start}..{job.end})"
 
-    def _download(
-        self, profile_id: int, report_id: str, report: dict[str, Any], path: Path, request_ids: list[str]
-    ) -> Path:
+    def get(self, job: AdsReportJob, job_id: str, request_ids: list[str]) -> JobState:
+        report = self.get_report(job.profile_id, job_id, request_ids)
+        status = str(report.get("status"))
+        phase: Phase = "done" if status == "COMPLETED" else "failed" if status == "FAILED" else "pending"
+        return JobState(status, phase, report)
+
+    def create(self, job: AdsReportJob, request_ids: list[str]) -> str:
+        return self.create_report(job.profile_id, job.start, job.end, request_ids)
+
+    def find_reusable(self, job: AdsReportJob, request_ids: list[str]) -> str | None:
+        return None
+
+    def resumable(self, state: JobState) -> bool:
+        return state.status != "FAILED"
+
+    def failure(self, job: AdsReportJob, job_id: str, state: JobState, request_ids: list[str]) -> Exception:
+        return AdsReportFailedError(
+            job_id,
+            f"{state.raw.get('failureReason') or 'no failureReason given'} "
+            f"(profile {job.profile_id}, spAdvertisedProduct {job.start}..{job.end})",
+        )
+
+    def download(
+        self, job: AdsReportJob, job_id: str, state: JobState, path: Path, request_ids: list[str]
+    ) -> DownloadedDocument:
+        report = state.raw
         for attempt in range(1, MAX_URL_REFRESHES + 2):
             url = report.get("url")
             if not url:
                 raise AmazonApiError(
-                    "getAsyncReport", 200, None, f"report {report_id} is COMPLETED without a url", None
+                    "getAsyncReport", 200, None, f"report {job_id} is COMPLETED without a url", None
                 )
             try:
                 result = self.http.download("downloadAsyncReport", str(url), path)
             except DocumentExpiredError:
                 logger.warning(
-                    "Ads report %s: download URL expired (attempt %d); fetching a new one", report_id, attempt
+                    "Ads report %s: download URL expired (attempt %d); fetching a new one", job_id, attempt
                 )
-                report = self.get_report(profile_id, report_id, request_ids)
+                report = self.get_report(job.profile_id, job_id, request_ids)
                 continue
             request_ids.extend(result.request_ids)
-            return result.path
+            return DownloadedDocument(result.path)
         raise DocumentExpiredError(
-            f"Ads report {report_id}: the download URL was refused {MAX_URL_REFRESHES + 1} times even when fresh. "
+            f"Ads report {job_id}: the download URL was refused {MAX_URL_REFRESHES + 1} times even when fresh. "
             "Check the machine's clock and network path to Amazon S3, then re-run."
         )
 

@@ -1,8 +1,8 @@
 """SP-API Reports 2021-06-30: create (or reuse) a report, poll it, download its document to disk.
 
-``SpReportsClient.fetch`` spends quota once: a report id from the ledger (``resume_report_id``) is resumed;
+``SpReportsClient`` implements ``AsyncJobApi`` (amazon/async_jobs): a report id from the ledger is resumed;
 else an in-flight report with identical parameters (getReports) is reused; only then is a new report
-created. ``on_report_id`` is called before polling so the caller can record the id first.
+created; its id is announced before polling so the caller can record it first.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from chalkola_pipelines.amazon.errors import (
-    AmazonApiError,
-    DocumentExpiredError,
-    ReportFatalError,
-    ReportTimeoutError,
+from chalkola_pipelines.amazon.async_jobs import (
+    AsyncJobRunner,
+    DownloadedDocument,
+    JobResult,
+    JobState,
+    Phase,
 )
+from chalkola_pipelines.amazon.errors import AmazonApiError, DocumentExpiredError, ReportFatalError
 from chalkola_pipelines.amazon.http import AmazonHttpClient, DownloadResult
 from chalkola_pipelines.marketplaces import iso_z
 
@@ -31,6 +33,7 @@ REPORTS_PATH = "/reports/2021-06-30/reports"
 DOCUMENTS_PATH = "/reports/2021-06-30/documents"
 IN_FLIGHT = ("IN_QUEUE", "IN_PROGRESS")
 TERMINAL = ("DONE", "CANCELLED", "FATAL")
+_PHASES: dict[str, Phase] = {"DONE": "done", "CANCELLED": "no_data", "FATAL": "failed"}
 MAX_URL_REFRESHES = 3
 MAX_REUSE_PAGES = 3
 
@@ -187,7 +190,20 @@ class SpReportsClient:
                 return str(report["reportId"])
         return None
 
-    # -- the workflow
+    # -- the workflow (AsyncJobApi for AsyncJobRunner)
+    created_status = "IN_QUEUE"
+
+    def runner(self) -> AsyncJobRunner[ReportSpec]:
+        return AsyncJobRunner(
+            self,
+            clock=self.http.clock,
+            sleep=self.http.sleep,
+            poll_initial_seconds=self.poll_initial_seconds,
+            poll_max_seconds=self.poll_max_seconds,
+            poll_timeout_seconds=self.poll_timeout_seconds,
+            reuse_in_flight=self.reuse_in_flight,
+        )
+
     def fetch(
         self,
         spec: ReportSpec,
@@ -202,97 +218,48 @@ class SpReportsClient:
         (Amazon has no data for this range); FATAL → ReportFatalError with Amazon's error document;
         still not finished after ``poll_timeout_seconds`` → ReportTimeoutError.
         """
-        request_ids: list[str] = []
-        report: dict[str, Any] | None = None
-        report_id: str | None = None
-        if resume_report_id:
-            try:
-                report = self.get_report(resume_report_id, request_ids)
-                report_id = str(resume_report_id)
-                logger.info("resuming report %s (%s, %s)", report_id, spec.report_type, spec.window)
-            except AmazonApiError as exc:
-                if exc.status_code not in (400, 404):
-                    raise
-                logger.warning(
-                    "report %s from the ledger is unknown to Amazon (HTTP %s); requesting a new one",
-                    resume_report_id,
-                    exc.status_code,
-                )
-        if report_id is None and self.reuse_in_flight:
-            report_id = self.find_in_flight(spec, request_ids)
-            if report_id:
-                logger.info("reusing in-flight report %s (%s, %s)", report_id, spec.report_type, spec.window)
-        if report_id is None:
-            report_id = self.create_report(spec, request_ids)
-            logger.info("created report %s (%s, %s)", report_id, spec.report_type, spec.window)
+        on_status = None if on_report_id is None else (lambda _job, rid, status: on_report_id(rid, status))
+        target = dest if callable(dest) else (lambda _rid: Path(dest))
+        (result,) = self.runner().run([(spec, resume_report_id)], target, on_status)
+        return report_result(result)
 
-        status = str(report.get("processingStatus")) if report else "IN_QUEUE"
-        if on_report_id is not None:
-            on_report_id(report_id, status)
-        if report is None or status not in TERMINAL:
-            report = self._poll(report_id, spec, status, on_report_id, request_ids)
+    def describe(self, job: ReportSpec) -> str:
+        return f"SP-API report ({job.report_type}, {job.window})"
+
+    def get(self, job: ReportSpec, job_id: str, request_ids: list[str]) -> JobState:
+        report = self.get_report(job_id, request_ids)
         status = str(report.get("processingStatus"))
+        return JobState(status, _PHASES.get(status, "pending"), report)
 
-        if status == "CANCELLED":
-            logger.info(
-                "report %s (%s, %s) CANCELLED: no data for this range",
-                report_id,
-                spec.report_type,
-                spec.window,
-            )
-            return ReportResult("CANCELLED", report_id, None, None, None, request_ids)
-        document_id = report.get("reportDocumentId")
-        if status == "FATAL":
-            message = self._error_document_text(str(document_id), request_ids) if document_id else ""
-            raise ReportFatalError(
-                report_id, spec.report_type, spec.window, message or "no error document was provided"
-            )
+    def create(self, job: ReportSpec, request_ids: list[str]) -> str:
+        return self.create_report(job, request_ids)
+
+    def find_reusable(self, job: ReportSpec, request_ids: list[str]) -> str | None:
+        return self.find_in_flight(job, request_ids)
+
+    def resumable(self, state: JobState) -> bool:
+        return True
+
+    def failure(self, job: ReportSpec, job_id: str, state: JobState, request_ids: list[str]) -> Exception:
+        document_id = state.raw.get("reportDocumentId")
+        message = self._error_document_text(str(document_id), request_ids) if document_id else ""
+        return ReportFatalError(
+            job_id, job.report_type, job.window, message or "no error document was provided"
+        )
+
+    def download(
+        self, job: ReportSpec, job_id: str, state: JobState, path: Path, request_ids: list[str]
+    ) -> DownloadedDocument:
+        document_id = state.raw.get("reportDocumentId")
         if not document_id:
             raise AmazonApiError(
-                "getReport", 200, None, f"report {report_id} is DONE without a reportDocumentId", None
+                "getReport", 200, None, f"report {job_id} is DONE without a reportDocumentId", None
             )
-        path = dest(report_id) if callable(dest) else Path(dest)
-        download, compression = self._download_document(str(document_id), path, report_id, request_ids)
+        download, compression = self._download_document(str(document_id), path, job_id, request_ids)
         logger.info(
-            "report %s (%s, %s) DONE: document %s, %d bytes archived at %s",
-            report_id,
-            spec.report_type,
-            spec.window,
-            document_id,
-            download.size,
-            download.path,
+            "report %s (%s): document %s, %d bytes", job_id, job.report_type, document_id, download.size
         )
-        return ReportResult("DONE", report_id, str(document_id), download.path, compression, request_ids)
-
-    def _poll(
-        self,
-        report_id: str,
-        spec: ReportSpec,
-        status: str,
-        on_report_id: Callable[[str, str], None] | None,
-        request_ids: list[str],
-    ) -> dict[str, Any]:
-        clock, sleep = self.http.clock, self.http.sleep
-        deadline = clock() + self.poll_timeout_seconds
-        delay = self.poll_initial_seconds
-        last = status
-        while True:
-            report = self.get_report(report_id, request_ids)
-            current = str(report.get("processingStatus"))
-            if current != last:
-                logger.info("report %s: %s → %s", report_id, last, current)
-                last = current
-                if on_report_id is not None:
-                    on_report_id(report_id, current)
-            if current in TERMINAL:
-                return report
-            if clock() + delay > deadline:
-                raise ReportTimeoutError(
-                    f"SP-API report {report_id} ({spec.report_type}, {spec.window}) is still {current} after "
-                    f"{self.poll_timeout_seconds:.0f}s. It stays recorded; re-run the partition later to resume it."
-                )
-            sleep(delay)
-            delay = min(self.poll_max_seconds, delay * 1.5)
+        return DownloadedDocument(download.path, str(document_id), compression)
 
     def _download_document(
         self, document_id: str, path: Path, report_id: str, request_ids: list[str]
@@ -337,6 +304,19 @@ class SpReportsClient:
         except (AmazonApiError, KeyError) as exc:
             return f"(the error document {document_id} could not be read: {exc})"
         return f"(the error document {document_id} could not be downloaded: URL expired)"
+
+
+def report_result(result: JobResult[ReportSpec]) -> ReportResult:
+    """The runner's result in this client's terms."""
+    document = result.document
+    return ReportResult(
+        "DONE" if result.phase == "done" else "CANCELLED",
+        result.job_id,
+        document.document_id if document else None,
+        document.path if document else None,
+        document.compression if document else None,
+        result.request_ids,
+    )
 
 
 def _gunzip_prefix(data: bytes) -> bytes:
