@@ -13,8 +13,7 @@ with ``status: NO_ADS_PROFILE`` (the seller does not advertise there).
 
 import contextlib
 import datetime as dt
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -29,13 +28,17 @@ from chalkola_pipelines.defs.checks import (
 )
 from chalkola_pipelines.defs.jobs import ADS_PROFILES, ADS_SP_ADVERTISED_PRODUCT, MAX_DAYS_PER_RUN, RAW_GROUP
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
-from chalkola_pipelines.defs.report_runs import (
+from chalkola_pipelines.defs.report_workflow import (
     ADS_SOURCE,
     LazyClient,
-    failures_named,
-    landed_document,
-    mark_loaded,
+    LedgerRequest,
+    Loaded,
+    ReportOutcome,
+    RunSummary,
+    Unit,
+    kept_partition,
     reuse_max_age,
+    run_units,
 )
 from chalkola_pipelines.defs.resources import AmazonApiResource, MissingCredentialError, WarehouseResource
 from chalkola_pipelines.marketplaces import Marketplace
@@ -147,15 +150,15 @@ def ads_today(marketplace: Marketplace, now: dt.datetime | None = None) -> dt.da
     return max(now.astimezone(marketplace.tz).date(), now.astimezone(dt.UTC).date())
 
 
-def contiguous_spans(chunks: Sequence[tuple[dt.date, dt.date]]) -> list[list[tuple[dt.date, dt.date]]]:
-    """Group date chunks (sorted) into runs of adjacent chunks."""
-    spans: list[list[tuple[dt.date, dt.date]]] = []
-    for chunk in chunks:
-        if spans and spans[-1][-1][1] + dt.timedelta(days=1) == chunk[0]:
-            spans[-1].append(chunk)
+def contiguous_runs(days: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Sorted days as inclusive runs of consecutive days (no report is asked for a gap)."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(days):
+        if runs and runs[-1][1] + dt.timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
         else:
-            spans.append([chunk])
-    return spans
+            runs.append((day, day))
+    return runs
 
 
 def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -179,204 +182,126 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
     def ads_sp_advertised_product(
         context: AssetExecutionContext, amazon: AmazonApiResource, warehouse: WarehouseResource
     ):
-        from chalkola_pipelines.amazon.ads import earliest_available_day, split_date_range
+        from chalkola_pipelines.amazon.ads import earliest_available_day
 
         md = run_marketplace_days(context)
         mkt = md.marketplace
         amazon.ads_credentials(mkt.region, mkt)
         today = ads_today(mkt)
         earliest = earliest_available_day(today)
-        ledger, landing = warehouse.ledger(), warehouse.landing()
+        summary = RunSummary()
         limiter = warehouse.rate_limiter()
-        expected: dict[dt.date, int] = {}
-        loaded: list[dt.date] = []
         with (
             contextlib.closing(limiter),
             LazyClient(lambda: amazon.ads_client(mkt.region, limiter, mkt)) as client,
             warehouse.connect() as conn,
         ):
             for day in (d for d in md.days if d < earliest):
-                yield _kept(context, conn, md, day, UNAVAILABLE, f"older than the Ads API's 95-day retention "
-                            f"(earliest available day: {earliest})")  # fmt: skip
-            available = [d for d in md.days if d >= earliest]
-            if not available:
-                yield rows_match_document(
-                    asset=ADS_SP_ADVERTISED_PRODUCT, conn=conn, table_counts_sql=ADS_COUNTS_SQL,
-                    marketplace=mkt, expected={},
+                yield kept_partition(
+                    context, md, day, status=UNAVAILABLE, kept_rows=_kept_rows(conn, mkt, day),
+                    note=f"older than the Ads API's 95-day retention (earliest available day: {earliest})",
                 )  # fmt: skip
-                yield ads_within_ordered_sales(conn, mkt, [])
-                return
-            what = f"ads_sp_advertised_product {MarketplaceDays(mkt, tuple(available)).describe()}"
-            current: dict[str, Any] = {}
-            with failures_named(what, ledger, ADS_SOURCE, current, mkt.region):
-                profile_id = find_profile_id(conn, mkt)
-                if profile_id is None:
-                    profile_id = refresh_profiles(conn, client.get(), mkt)
-                if profile_id is None:
-                    context.log.warning(
-                        f"No Ads seller/vendor profile for marketplace {mkt.code} in region {mkt.region.upper()}: "
-                        "partitions materialised empty. If the seller advertises there, check the Ads refresh token's "
-                        "account."
-                    )
-                    for day in available:
-                        yield _kept(context, conn, md, day, NO_PROFILE, "no Ads profile for this marketplace")
-                    yield ads_within_ordered_sales(conn, mkt, [])
-                    yield rows_match_document(
-                        asset=ADS_SP_ADVERTISED_PRODUCT, conn=conn, table_counts_sql=ADS_COUNTS_SQL,
-                        marketplace=mkt, expected={},
+            available = MarketplaceDays(mkt, tuple(d for d in md.days if d >= earliest))
+            profile_id = _profile_id(context, conn, client, available) if available.days else None
+            if profile_id is None:
+                for day in available.days:
+                    yield kept_partition(
+                        context, md, day, status=NO_PROFILE, kept_rows=_kept_rows(conn, mkt, day),
+                        note="no Ads profile for this marketplace",
                     )  # fmt: skip
-                    return
-                chunks = split_date_range(available[0], available[-1])
-                for chunk_start, chunk_end, report_id, path, request_ids, source in _reports(
-                    context, client, ledger, landing, mkt, profile_id, chunks, today, current
-                ):
-                    current.update(report_id=report_id, path=path)
-                    days = [d for d in available if chunk_start <= d <= chunk_end]
-                    counts = _load(conn, ledger, mkt, profile_id, days, report_id, path)
-                    for day in days:
-                        expected[day] = counts["document"].get(day, 0)
-                        loaded.append(day)
-                        yield dg.AssetMaterialization(
-                            asset_key=context.asset_key,
-                            partition=md.key_for(day),
-                            metadata={
-                                "marketplace": mkt.code,
-                                "date": day.isoformat(),
-                                "profile_id": str(profile_id),
-                                "report_id": report_id,
-                                "status": "COMPLETED",
-                                "window": f"{chunk_start}..{chunk_end}",
-                                "request_ids": ", ".join(request_ids) or "-",
-                                "document": str(path),
-                                "document_from": source,
-                                "rows": counts["written"][day],
-                            },
-                        )
+            else:
+                yield from run_units(
+                    context,
+                    units=ads_units(available, profile_id, today),
+                    client=client,
+                    ledger=warehouse.ledger(),
+                    landing=warehouse.landing(),
+                    load=lambda unit, outcome: _load(conn, unit, outcome),
+                    kept_rows=lambda day: _kept_rows(conn, mkt, day),
+                    no_data_note="the Ads report has no document",
+                    summary=summary,
+                )
             yield rows_match_document(
                 asset=ADS_SP_ADVERTISED_PRODUCT, conn=conn, table_counts_sql=ADS_COUNTS_SQL,
-                marketplace=mkt, expected=expected,
+                marketplace=mkt, expected=summary.expected,
             )  # fmt: skip
-            yield ads_within_ordered_sales(conn, mkt, loaded)
+            yield ads_within_ordered_sales(conn, mkt, summary.loaded)
+        summary.raise_if_failed("Ads report windows", md)
 
     return ads_sp_advertised_product
 
 
-def _reports(
-    context: AssetExecutionContext,
-    client: LazyClient,
-    ledger: Any,
-    landing: Any,
-    mkt: Marketplace,
-    profile_id: int,
-    chunks: Sequence[tuple[dt.date, dt.date]],
-    today: dt.date,
-    current: dict[str, Any],
-) -> Iterator[tuple[dt.date, dt.date, str, Any, list[str], str]]:
-    """(start, end, report id, document path, request ids, amazon|landing) per ≤ 31-day chunk, in order."""
-    scope = str(profile_id)
-    ident = {
-        "source": ADS_SOURCE,
-        "report_type": REPORT_TYPE,
-        "region": mkt.region,
-        "options": REPORT_OPTIONS,
-    }
-    resume: dict[tuple[dt.date, dt.date], str] = {}
-    local: dict[tuple[dt.date, dt.date], tuple[str, Any, list[str]]] = {}
-    for start, end in chunks:
-        entry = ledger.find_resumable(
-            scope=scope, window_start=start, window_end=end, max_age=reuse_max_age(end, today), **ident
-        )
-        landed = landed_document(entry)
-        if entry is not None and entry.report_id and landed is not None:
-            local[(start, end)] = (entry.report_id, landed, list(entry.request_ids))
-        elif entry is not None and entry.report_id:
-            resume[(start, end)] = entry.report_id
-            context.log.info(f"resuming Ads report {entry.report_id} ({start}..{end}) from the ledger")
+def _profile_id(
+    context: AssetExecutionContext, conn: Any, client: LazyClient, available: MarketplaceDays
+) -> int | None:
+    """The marketplace's profile (stored, else asked from the API); None, with a warning, if it has none."""
+    from chalkola_pipelines.amazon.errors import AmazonError
 
-    def on_report_id(start: dt.date, end: dt.date, report_id: str, status: str) -> None:
-        current["report_id"] = report_id
-        ledger.record(
-            marketplace=mkt.code, profile_id=profile_id, report_id=report_id, status=status,
-            window_start=start, window_end=end, **ident,
-        )  # fmt: skip
-
-    def dest(report_id: str) -> Any:
-        return landing.path_for(ADS_SOURCE, REPORT_TYPE, scope, report_id, ".json.gz")
-
-    remote = [c for c in chunks if c not in local]
-    fetched: dict[tuple[dt.date, dt.date], tuple[str, Any, list[str]]] = {}
-    for span in contiguous_spans(remote):
-        results = client.get().fetch_sp_advertised_product(
-            profile_id,
-            span[0][0],
-            span[-1][1],
-            dest,
-            today=today,
-            resume_report_ids={c: resume[c] for c in span if c in resume},
-            on_report_id=on_report_id,
-        )
-        for result in results:
-            ledger.update(
-                ADS_SOURCE, result.report_id, region=mkt.region, status="COMPLETED", document_path=result.path,
-                request_ids=result.request_ids,
-            )  # fmt: skip
-            fetched[(result.start, result.end)] = (result.report_id, result.path, list(result.request_ids))
-    for chunk in chunks:
-        if chunk in local:
-            report_id, path, request_ids = local[chunk]
-            context.log.info(
-                f"Ads report {report_id} ({chunk[0]}..{chunk[1]}) re-parsed from the landing store"
-            )
-            yield chunk[0], chunk[1], report_id, path, request_ids, "landing"
-        elif chunk in fetched:
-            report_id, path, request_ids = fetched[chunk]
-            yield chunk[0], chunk[1], report_id, path, request_ids, "amazon"
-        else:
+    mkt = available.marketplace
+    profile_id = find_profile_id(conn, mkt)
+    if profile_id is None:
+        try:
+            profile_id = refresh_profiles(conn, client.get(), mkt)
+        except AmazonError as exc:
             raise dg.Failure(
-                description=f"Ads reports for profile {profile_id} did not cover {chunk[0]}..{chunk[1]} "
-                "(the client split the range differently); re-run the partitions."
-            )
+                description=f"ads_sp_advertised_product {available.describe()}: listing the Ads profiles of "
+                f"region {mkt.region.upper()} failed: {exc}. Nothing was loaded; re-run the partitions."
+            ) from exc
+    if profile_id is None:
+        context.log.warning(
+            f"No Ads seller/vendor profile for marketplace {mkt.code} in region {mkt.region.upper()}: "
+            "partitions materialised empty. If the seller advertises there, check the Ads refresh token's account."
+        )
+    return profile_id
 
 
-def _load(
-    conn: Any, ledger: Any, mkt: Marketplace, profile_id: int, days: list[dt.date], report_id: str, path: Any
-) -> dict[str, Any]:
+def ads_units(available: MarketplaceDays, profile_id: int, today: dt.date) -> list[Unit]:
+    """One report per ≤ 31 days (the Ads API's limit for spAdvertisedProduct)."""
+    from chalkola_pipelines.amazon.ads import AdsReportJob, split_date_range
+
+    mkt = available.marketplace
+    units: list[Unit] = []
+    chunks = [c for first, last in contiguous_runs(available.days) for c in split_date_range(first, last)]
+    for start, end in chunks:
+        days = MarketplaceDays(mkt, tuple(d for d in available.days if start <= d <= end))
+        request = LedgerRequest(
+            source=ADS_SOURCE,
+            report_type=REPORT_TYPE,
+            region=mkt.region,
+            window_start=start,
+            window_end=end,
+            options=REPORT_OPTIONS,
+            marketplace=mkt.code,
+            profile_id=profile_id,
+            landing_suffix=".json.gz",
+        )
+        label = f"ads_sp_advertised_product {days.describe()}"
+        job = AdsReportJob(profile_id, start, end)
+        units.append(Unit(job, request, days, label, f"{start}..{end}", reuse_max_age(end, today)))
+    return units
+
+
+def _load(conn: Any, unit: Unit, outcome: ReportOutcome) -> Loaded:
     from chalkola_pipelines.amazon.documents import open_document
     from chalkola_pipelines.amazon.parsers.ads_report import iter_sp_advertised_product_rows
     from chalkola_pipelines.warehouse.loaders import replace_ads_advertised_product
 
-    with open_document(path) as stream:
+    days = list(unit.days.days)
+    profile_id = unit.request.profile_id
+    with open_document(outcome.path) as stream:
         # The parser's own iterator goes to the loader untouched: it then streams COPY-ready batches.
         rows = iter_sp_advertised_product_rows(stream)
         written = replace_ads_advertised_product(
-            conn, marketplace=mkt, profile_id=profile_id, days=days, rows=rows, report_id=report_id
-        )
-    document_counts: Counter[dt.date] = Counter(
-        {day: n for day, n in rows.rows_per_day.items() if isinstance(day, dt.date)}
-    )
-    mark_loaded(ledger, ADS_SOURCE, report_id, sum(written.values()), mkt.region)
-    return {"written": written, "document": document_counts}
+            conn, marketplace=unit.days.marketplace, profile_id=profile_id, days=days, rows=rows,
+            report_id=outcome.report_id,
+        )  # fmt: skip
+    document = {day: n for day, n in rows.rows_per_day.items() if isinstance(day, dt.date)}
+    per_day = {day: {"profile_id": str(profile_id), "rows": written[day]} for day in days}
+    return Loaded(per_day, {day: document.get(day, 0) for day in days}, sum(written.values()))
 
 
-def _kept(
-    context: AssetExecutionContext, conn: Any, md: MarketplaceDays, day: dt.date, status: str, reason: str
-) -> dg.AssetMaterialization:
-    kept = conn.execute(
+def _kept_rows(conn: Any, mkt: Marketplace, day: dt.date) -> int:
+    return conn.execute(
         "select count(*) from raw_amazon.ads_sp_advertised_product where marketplace = %s and report_date = %s",
-        (md.marketplace.code, day),
+        (mkt.code, day),
     ).fetchone()[0]
-    context.log.info(
-        f"ads_sp_advertised_product {md.key_for(day)}: {status} ({reason}); {kept} earlier rows kept"
-    )
-    return dg.AssetMaterialization(
-        asset_key=context.asset_key,
-        partition=md.key_for(day),
-        metadata={
-            "marketplace": md.marketplace.code,
-            "date": day.isoformat(),
-            "status": status,
-            "rows": 0,
-            "rows_kept_from_earlier_loads": int(kept),
-            "note": reason,
-        },
-    )

@@ -10,7 +10,6 @@ loaded; rows loaded earlier are left as they are.
 
 import contextlib
 import datetime as dt
-from collections import Counter
 from typing import Any
 
 import dagster as dg
@@ -20,17 +19,20 @@ from chalkola_pipelines.amazon.sp_reports import ReportSpec
 from chalkola_pipelines.defs.checks import ORDER_COUNTS_SQL, ORDERS_CHECK_SPECS, rows_match_document
 from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_ORDERS, split_days
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
-from chalkola_pipelines.defs.report_runs import (
+from chalkola_pipelines.defs.report_workflow import (
     SP_SOURCE,
     LazyClient,
-    failures_named,
-    fetch_sp_report,
+    LedgerRequest,
+    Loaded,
+    ReportOutcome,
+    RunSummary,
+    Unit,
     local_today,
-    mark_loaded,
     reuse_max_age,
+    run_units,
 )
 from chalkola_pipelines.defs.resources import AmazonApiResource, WarehouseResource
-from chalkola_pipelines.marketplaces import Marketplace, local_days_window_utc
+from chalkola_pipelines.marketplaces import Marketplace, iso_z, local_days_window_utc
 
 REPORT_TYPE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 MAX_DAYS_PER_REPORT = MAX_DAYS_PER_RUN[SP_ORDERS]
@@ -89,104 +91,100 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
         md = run_marketplace_days(context)
         mkt = md.marketplace
         amazon.sp_credentials(mkt)
-        ledger, landing = warehouse.ledger(), warehouse.landing()
-        today = local_today(mkt)
-        expected: dict[dt.date, int] = {}
+        units = orders_units(md, local_today(mkt))
+        summary = RunSummary()
         limiter = warehouse.rate_limiter()
         with (
             contextlib.closing(limiter),
             LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client,
             warehouse.connect() as conn,
         ):
-            for first, last in split_days(md.first, md.last, MAX_DAYS_PER_REPORT):
-                days = [d for d in md.days if first <= d <= last]
-                chunk = MarketplaceDays(mkt, tuple(days))
-                current: dict[str, Any] = {}
-                with failures_named(f"sp_orders {chunk.describe()}", ledger, SP_SOURCE, current, mkt.region):
-                    try:
-                        spec = orders_spec(mkt, chunk.first, chunk.last)
-                    except FuturePartitionError as exc:
-                        raise dg.Failure(description=f"sp_orders {chunk.describe()}: {exc}") from exc
-                    outcome = fetch_sp_report(
-                        client=client,
-                        ledger=ledger,
-                        landing=landing,
-                        marketplace=mkt,
-                        spec=spec,
-                        max_age=reuse_max_age(chunk.last, today),
-                        log_fn=context.log.info,
-                    )
-                    current.update(report_id=outcome.report_id, path=outcome.path)
-                    base = {"marketplace": mkt.code, "report_days": f"{chunk.first}..{chunk.last}"}
-                    base.update(outcome.metadata())
-                    if outcome.status == "CANCELLED":
-                        for day in chunk.days:
-                            yield _cancelled(context, conn, chunk, day, base)
-                        continue
-                    counts = _load(conn, ledger, mkt, chunk, outcome)
-                for day in chunk.days:
-                    expected[day] = counts["document"].get(day, 0)
-                    yield dg.AssetMaterialization(
-                        asset_key=context.asset_key,
-                        partition=chunk.key_for(day),
-                        metadata={
-                            **base,
-                            "date": day.isoformat(),
-                            "rows": counts["written"][day],
-                            "rows_in_report_outside_run": counts["ignored"],
-                        },
-                    )
+            yield from run_units(
+                context,
+                units=units,
+                client=client,
+                ledger=warehouse.ledger(),
+                landing=warehouse.landing(),
+                load=lambda unit, outcome: _load(conn, unit, outcome),
+                kept_rows=lambda day: _kept_rows(conn, mkt, day),
+                no_data_note="Amazon CANCELLED the report: no orders in this window (or older than two years).",
+                summary=summary,
+            )
             yield rows_match_document(
                 asset=SP_ORDERS,
                 conn=conn,
                 table_counts_sql=ORDER_COUNTS_SQL,
                 marketplace=mkt,
-                expected=expected,
+                expected=summary.expected,
             )
+        summary.raise_if_failed("order report windows", md)
 
     return sp_orders
 
 
-def _load(conn: Any, ledger: Any, mkt: Marketplace, chunk: MarketplaceDays, outcome: Any) -> dict[str, Any]:
+def orders_units(md: MarketplaceDays, today: dt.date, now: dt.datetime | None = None) -> list[Unit]:
+    """One report per ≤ 30 local days of the run (a window not started yet fails the run, naming it)."""
+    mkt = md.marketplace
+    units: list[Unit] = []
+    for first, last in split_days(md.first, md.last, MAX_DAYS_PER_REPORT):
+        chunk = MarketplaceDays(mkt, tuple(d for d in md.days if first <= d <= last))
+        try:
+            spec = orders_spec(mkt, chunk.first, chunk.last, now)
+        except FuturePartitionError as exc:
+            raise dg.Failure(description=f"sp_orders {chunk.describe()}: {exc}") from exc
+        request = LedgerRequest(
+            source=SP_SOURCE,
+            report_type=REPORT_TYPE,
+            region=mkt.region,
+            window_start=spec.data_start_time,
+            window_end=spec.data_end_time,
+            options=spec.report_options,
+            marketplace=mkt.code,
+        )
+        window = f"{iso_z(spec.data_start_time)}..{iso_z(spec.data_end_time)}"
+        units.append(
+            Unit(
+                spec,
+                request,
+                chunk,
+                f"sp_orders {chunk.describe()}",
+                window,
+                reuse_max_age(chunk.last, today),
+            )
+        )
+    return units
+
+
+def _kept_rows(conn: Any, mkt: Marketplace, day: dt.date) -> int:
+    return conn.execute(
+        "select count(*) from raw_amazon.sp_order_items where marketplace = %s and order_date = %s",
+        (mkt.code, day),
+    ).fetchone()[0]
+
+
+def _load(conn: Any, unit: Unit, outcome: ReportOutcome) -> Loaded:
     from chalkola_pipelines.amazon.documents import open_document
     from chalkola_pipelines.amazon.parsers.orders_report import iter_order_report_rows
     from chalkola_pipelines.warehouse.loaders import replace_order_items
 
+    chunk = unit.days
     with open_document(outcome.path) as stream:
         # The parser's own iterator goes to the loader untouched (its pyarrow fast path). The loader counts
         # the rows it reads from the document per local day while parsing, before COPY: the exact ERROR
         # check then compares the table with those document counts.
         written = replace_order_items(
             conn,
-            marketplace=mkt,
+            marketplace=chunk.marketplace,
             days=list(chunk.days),
             rows=iter_order_report_rows(stream),
             report_id=outcome.report_id,
         )
-    document_counts: Counter[dt.date] = Counter(dict(written))
-    mark_loaded(ledger, SP_SOURCE, outcome.report_id, sum(written.values()), mkt.region)
-    return {"written": written, "document": document_counts, "ignored": written.ignored}
-
-
-def _cancelled(
-    context: AssetExecutionContext, conn: Any, chunk: MarketplaceDays, day: dt.date, base: dict[str, Any]
-) -> dg.AssetMaterialization:
-    kept = conn.execute(
-        "select count(*) from raw_amazon.sp_order_items where marketplace = %s and order_date = %s",
-        (chunk.marketplace.code, day),
-    ).fetchone()[0]
-    context.log.info(
-        f"sp_orders {chunk.key_for(day)}: report {base['report_id']} CANCELLED (no orders in the window); "
-        f"partition materialised empty ({kept} rows from earlier loads kept)"
-    )
-    return dg.AssetMaterialization(
-        asset_key=context.asset_key,
-        partition=chunk.key_for(day),
-        metadata={
-            **base,
-            "date": day.isoformat(),
-            "rows": 0,
-            "rows_kept_from_earlier_loads": int(kept),
-            "note": "Amazon CANCELLED the report: no orders in this window (or older than two years).",
-        },
-    )
+    per_day = {
+        day: {
+            "report_days": f"{chunk.first}..{chunk.last}",
+            "rows": written[day],
+            "rows_in_report_outside_run": written.ignored,
+        }
+        for day in chunk.days
+    }
+    return Loaded(per_day, {day: written.get(day, 0) for day in chunk.days}, sum(written.values()))

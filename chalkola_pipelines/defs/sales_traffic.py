@@ -22,19 +22,21 @@ from chalkola_pipelines.defs.checks import (
     sales_traffic_totals_match,
 )
 from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_SALES_TRAFFIC
-from chalkola_pipelines.defs.partitions import run_marketplace_days
-from chalkola_pipelines.defs.report_runs import (
+from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
+from chalkola_pipelines.defs.report_workflow import (
     SP_SOURCE,
     LazyClient,
-    failures_named,
-    fetch_sp_report,
-    is_partition_specific,
+    LedgerRequest,
+    Loaded,
+    ReportOutcome,
+    RunSummary,
+    Unit,
     local_today,
-    mark_loaded,
     reuse_max_age,
+    run_units,
 )
 from chalkola_pipelines.defs.resources import AmazonApiResource, WarehouseResource
-from chalkola_pipelines.marketplaces import Marketplace
+from chalkola_pipelines.marketplaces import Marketplace, iso_z
 
 REPORT_TYPE = "GET_SALES_AND_TRAFFIC_REPORT"
 REPORT_OPTIONS = {"dateGranularity": "DAY", "asinGranularity": "CHILD"}
@@ -75,115 +77,92 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
         md = run_marketplace_days(context)
         mkt = md.marketplace
         amazon.sp_credentials(mkt)  # fail fast, with the missing variable named, before any work
-        ledger, landing = warehouse.ledger(), warehouse.landing()
         today = local_today(mkt)
-        expected_date: dict[dt.date, int] = {}
-        expected_asin: dict[dt.date, int] = {}
-        loaded: list[dt.date] = []
-        failures: list[str] = []
         unknown_fields: Counter[str] = Counter()
+        summary = RunSummary()
         limiter = warehouse.rate_limiter()
         with (
             contextlib.closing(limiter),
             LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client,
             warehouse.connect() as conn,
         ):
-            for day in md.days:
-                key = md.key_for(day)
-                current: dict[str, Any] = {}
-                try:
-                    with failures_named(
-                        f"sp_sales_traffic partition {key}", ledger, SP_SOURCE, current, mkt.region
-                    ):
-                        metadata = _load_day(
-                            context, client, ledger, landing, conn, mkt, day, today, current, unknown_fields
-                        )
-                except dg.Failure as failure:
-                    if len(md.days) == 1 or not is_partition_specific(failure):
-                        raise
-                    context.log.error(failure.description or str(failure))
-                    failures.append(failure.description or str(failure))
-                    continue
-                if metadata["status"] == "DONE":
-                    expected_date[day] = metadata["rows_by_date"]
-                    expected_asin[day] = metadata["rows_by_asin"]
-                    loaded.append(day)
-                yield dg.AssetMaterialization(asset_key=context.asset_key, partition=key, metadata=metadata)
-            yield sales_traffic_rows_match(conn, mkt, expected_date, expected_asin)
-            yield sales_traffic_totals_match(conn, mkt, loaded)
+            yield from run_units(
+                context,
+                units=[sales_traffic_unit(md, day, today) for day in md.days],
+                client=client,
+                ledger=warehouse.ledger(),
+                landing=warehouse.landing(),
+                load=lambda unit, outcome: _load_day(conn, unit, outcome, unknown_fields),
+                kept_rows=lambda day: _kept_rows(conn, mkt, day),
+                no_data_note="Amazon CANCELLED the report: no data for this day (or older than two years).",
+                summary=summary,
+            )
+            yield sales_traffic_rows_match(
+                conn,
+                mkt,
+                {d: n for d, (n, _) in summary.expected.items()},
+                {d: n for d, (_, n) in summary.expected.items()},
+            )
+            yield sales_traffic_totals_match(conn, mkt, summary.loaded)
         if unknown_fields:
             context.log.warning(
                 f"schema drift in {REPORT_TYPE} for {mkt.code}: fields not in the official schema were ignored: "
                 + ", ".join(sorted(unknown_fields))
             )
-        if failures:
-            raise dg.Failure(
-                description=f"{len(failures)} of {len(md.days)} sales & traffic days failed ({md.describe()}); "
-                "the other days were loaded. " + " | ".join(failures),
-            )
+        summary.raise_if_failed("sales & traffic days", md)
 
     return sp_sales_traffic
 
 
-def _load_day(
-    context: AssetExecutionContext,
-    client: LazyClient,
-    ledger: Any,
-    landing: Any,
-    conn: Any,
-    mkt: Marketplace,
-    day: dt.date,
-    today: dt.date,
-    current: dict[str, Any],
-    unknown_fields: Counter[str],
-) -> dict[str, Any]:
+def sales_traffic_unit(md: MarketplaceDays, day: dt.date, today: dt.date) -> Unit:
+    """The single-day report of one partition."""
+    mkt = md.marketplace
+    spec = sales_traffic_spec(mkt, day)
+    request = LedgerRequest(
+        source=SP_SOURCE,
+        report_type=REPORT_TYPE,
+        region=mkt.region,
+        window_start=spec.data_start_time,
+        window_end=spec.data_end_time,
+        options=spec.report_options,
+        marketplace=mkt.code,
+    )
+    return Unit(
+        job=spec,
+        request=request,
+        days=MarketplaceDays(mkt, (day,)),
+        label=f"sp_sales_traffic partition {md.key_for(day)}",
+        window=f"{iso_z(spec.data_start_time)}..{iso_z(spec.data_end_time)}",
+        max_age=reuse_max_age(day, today),
+    )
+
+
+def _kept_rows(conn: Any, mkt: Marketplace, day: dt.date) -> int:
+    return conn.execute(
+        "select count(*) from raw_amazon.sp_sales_traffic_by_asin where marketplace = %s and report_date = %s",
+        (mkt.code, day),
+    ).fetchone()[0]
+
+
+def _load_day(conn: Any, unit: Unit, outcome: ReportOutcome, unknown_fields: Counter[str]) -> Loaded:
     from chalkola_pipelines.amazon.documents import open_document
     from chalkola_pipelines.amazon.parsers.sales_traffic import parse_sales_and_traffic
     from chalkola_pipelines.warehouse.loaders import replace_sales_traffic_day
 
-    spec = sales_traffic_spec(mkt, day)
-    outcome = fetch_sp_report(
-        client=client,
-        ledger=ledger,
-        landing=landing,
-        marketplace=mkt,
-        spec=spec,
-        max_age=reuse_max_age(day, today),
-        log_fn=context.log.info,
-    )
-    current.update(report_id=outcome.report_id, path=outcome.path)
-    metadata: dict[str, Any] = {"marketplace": mkt.code, "date": day.isoformat(), **outcome.metadata()}
-    if outcome.status == "CANCELLED":
-        kept = conn.execute(
-            "select count(*) from raw_amazon.sp_sales_traffic_by_asin where marketplace = %s and report_date = %s",
-            (mkt.code, day),
-        ).fetchone()[0]
-        context.log.info(
-            f"sp_sales_traffic {mkt.code} {day}: report {outcome.report_id} CANCELLED (Amazon has no data for "
-            f"this day); partition materialised empty ({kept} rows from earlier loads kept)"
-        )
-        return {
-            **metadata,
-            "rows": 0,
-            "rows_by_date": 0,
-            "rows_by_asin": 0,
-            "rows_kept_from_earlier_loads": int(kept),
-            "note": "Amazon CANCELLED the report: no data for this day (or older than two years).",
-        }
+    (day,) = unit.days.days
     assert outcome.path is not None
     with open_document(outcome.path) as stream:
         document = parse_sales_and_traffic(stream)
     unknown_fields.update(document.unknown_fields)
     expected_date = sum(1 for r in document.by_date if r.get("report_date") == day)
     n_date, n_asin = replace_sales_traffic_day(
-        conn, marketplace=mkt, day=day, document=document, report_id=outcome.report_id
+        conn, marketplace=unit.days.marketplace, day=day, document=document, report_id=outcome.report_id
     )
-    mark_loaded(ledger, SP_SOURCE, outcome.report_id, n_date + n_asin, mkt.region)
-    return {
-        **metadata,
+    metadata = {
         "rows": n_asin,
         "rows_by_date": expected_date,
         "rows_by_asin": len(document.by_asin),
         "rows_written_by_date": n_date,
         "unknown_fields": ", ".join(sorted(document.unknown_fields)) or "none",
     }
+    return Loaded({day: metadata}, {day: (expected_date, len(document.by_asin))}, n_date + n_asin)

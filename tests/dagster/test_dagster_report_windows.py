@@ -8,9 +8,11 @@ import dagster as dg
 import pytest
 
 from chalkola_pipelines.amazon.errors import AmazonApiError, ReportFatalError
-from chalkola_pipelines.defs.ads import ads_today, contiguous_spans
+from chalkola_pipelines.defs.ads import ads_today, ads_units, contiguous_runs
 from chalkola_pipelines.defs.orders import FuturePartitionError, orders_spec, orders_window
-from chalkola_pipelines.defs.report_runs import REFRESH_REUSE_MAX_AGE, is_partition_specific, reuse_max_age
+from chalkola_pipelines.defs.partitions import MarketplaceDays
+from chalkola_pipelines.defs.report_errors import is_partition_specific
+from chalkola_pipelines.defs.report_workflow import REFRESH_REUSE_MAX_AGE, reuse_max_age
 from chalkola_pipelines.defs.sales_traffic import sales_traffic_spec
 from chalkola_pipelines.marketplaces import get_marketplace, iso_z
 
@@ -57,8 +59,15 @@ def test_ads_helpers() -> None:
     assert ads_today(get_marketplace("JP"), late) == D(2026, 11, 24)
     assert ads_today(get_marketplace("US"), late) == D(2026, 11, 23)
     assert ads_today(get_marketplace("US"), dt.datetime(2026, 11, 24, 3, tzinfo=dt.UTC)) == D(2026, 11, 24)
-    chunks = [(D(2026, 1, 1), D(2026, 1, 31)), (D(2026, 2, 1), D(2026, 2, 5)), (D(2026, 3, 1), D(2026, 3, 2))]
-    assert contiguous_spans(chunks) == [chunks[:2], chunks[2:]]
+    days = [D(2026, 1, 1) + dt.timedelta(days=i) for i in range(36)] + [D(2026, 3, 1), D(2026, 3, 2)]
+    assert contiguous_runs(days) == [(D(2026, 1, 1), D(2026, 2, 5)), (D(2026, 3, 1), D(2026, 3, 2))]
+    units = ads_units(MarketplaceDays(get_marketplace("US"), tuple(days)), 42, D(2026, 3, 10))
+    assert [(u.job.start, u.job.end) for u in units] == [
+        (D(2026, 1, 1), D(2026, 1, 31)),
+        (D(2026, 2, 1), D(2026, 2, 5)),
+        (D(2026, 3, 1), D(2026, 3, 2)),
+    ]  # one report per ≤ 31 consecutive days, none for the gap
+    assert [len(u.days.days) for u in units] == [31, 5, 2]
 
 
 def test_only_report_specific_failures_let_a_range_run_continue() -> None:

@@ -1,0 +1,158 @@
+"""Amazon, parse and load errors of a raw asset as one ``dagster.Failure`` each.
+
+The message names the partitions, the report id and what to do next; the ledger entry gets the error.
+Errors never carry secrets (the HTTP layer redacts them), so messages are safe to show in the UI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+if TYPE_CHECKING:
+    from chalkola_pipelines.warehouse.ledger import ReportLedger
+
+log = logging.getLogger(__name__)
+
+
+def mark_failed(
+    ledger: ReportLedger,
+    source: str,
+    report_id: str | None,
+    status: str | None,
+    error: str,
+    region: str | None = None,
+) -> None:
+    """Record an error on the ledger entry (never raises: the original error matters more)."""
+    if not report_id:
+        return
+    try:
+        ledger.update(source, report_id, region=region, status=status, error=error)
+    except Exception:  # noqa: BLE001 - best effort; the caller raises the real error
+        log.warning("could not record the error of report %s in the ledger", report_id, exc_info=True)
+
+
+def report_failure(
+    what: str,
+    exc: BaseException,
+    *,
+    report_id: str | None = None,
+    document: Path | None = None,
+    todo: str = "",
+) -> dg.Failure:
+    """One clear Failure: '<partitions>: <error>. <what to do>' (no secrets: errors never carry them)."""
+    parts = [f"{what}: {exc}"]
+    if report_id and report_id not in str(exc):
+        parts.append(f"(report {report_id})")
+    if document is not None:
+        parts.append(f"The document is kept at {document}.")
+    if todo:
+        parts.append(todo)
+    metadata: dict[str, Any] = {"error": type(exc).__name__}
+    if report_id:
+        metadata["report_id"] = report_id
+    return dg.Failure(description=" ".join(parts), metadata=metadata)
+
+
+def is_partition_specific(failure: BaseException) -> bool:
+    """True when a failure concerns one report/document only (FATAL, bad document, load error), so the other
+    days of a range run are still worth trying; False for credentials, network, throttling and the like."""
+    from chalkola_pipelines.amazon.errors import (
+        AdsReportFailedError,
+        AdsReportFormatError,
+        DocumentCorruptError,
+        OrderReportFormatError,
+        ReportFatalError,
+        SalesTrafficFormatError,
+    )
+    from chalkola_pipelines.warehouse.loaders import WarehouseLoadError
+
+    specific = (
+        ReportFatalError,
+        AdsReportFailedError,
+        SalesTrafficFormatError,
+        OrderReportFormatError,
+        AdsReportFormatError,
+        DocumentCorruptError,
+        WarehouseLoadError,
+    )
+    return isinstance(failure.__cause__, specific)
+
+
+PARSE_TODO = (
+    "The archived document does not match the expected format, so nothing was changed for these partitions. "
+    "If Amazon changed the report format, update chalkola_pipelines.amazon.parsers; if the file is damaged, "
+    "delete it and re-run the partition to download it again."
+)
+
+
+@contextlib.contextmanager
+def failures_named(
+    what: str,
+    ledger: ReportLedger,
+    source: str,
+    current: Mapping[str, Any],
+    region: str | None = None,
+) -> Iterator[None]:
+    """Turn Amazon / parse / load errors into one Failure naming ``what`` and the current report.
+
+    ``current`` is a dict the caller fills with ``report_id`` and ``path`` as they become known.
+    """
+    from chalkola_pipelines.amazon.errors import (
+        AdsReportFailedError,
+        AdsReportFormatError,
+        AmazonError,
+        DocumentCorruptError,
+        OrderReportFormatError,
+        ReportFatalError,
+        SalesTrafficFormatError,
+    )
+    from chalkola_pipelines.warehouse.loaders import WarehouseLoadError
+
+    try:
+        yield
+    except dg.Failure:
+        raise
+    except (ReportFatalError, AdsReportFailedError) as exc:
+        report_id = getattr(exc, "report_id", None) or current.get("report_id")
+        mark_failed(
+            ledger,
+            source,
+            report_id,
+            "FATAL" if isinstance(exc, ReportFatalError) else "FAILED",
+            str(exc),
+            region,
+        )
+        raise report_failure(what, exc, report_id=report_id) from exc
+    except (
+        SalesTrafficFormatError,
+        OrderReportFormatError,
+        AdsReportFormatError,
+        DocumentCorruptError,
+    ) as exc:
+        mark_failed(ledger, source, current.get("report_id"), None, str(exc), region)
+        raise report_failure(
+            what, exc, report_id=current.get("report_id"), document=current.get("path"), todo=PARSE_TODO
+        ) from exc
+    except WarehouseLoadError as exc:
+        mark_failed(ledger, source, current.get("report_id"), None, str(exc), region)
+        raise report_failure(
+            what,
+            exc,
+            report_id=current.get("report_id"),
+            document=current.get("path"),
+            todo="The previous rows of these partitions are intact; fix the cause and re-run.",
+        ) from exc
+    except AmazonError as exc:
+        raise report_failure(
+            what,
+            exc,
+            report_id=current.get("report_id"),
+            todo="Nothing was loaded for these partitions; the report (if any) stays in the ledger and is resumed "
+            "on the next run.",
+        ) from exc

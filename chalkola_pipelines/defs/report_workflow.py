@@ -1,0 +1,356 @@
+"""The one workflow every asynchronous Amazon source goes through inside an asset.
+
+A raw asset turns its run's partitions into ``Unit``s — one Amazon job (SP-API report, Ads report, Data
+Kiosk query) and the day-partitions its document fills — and hands them to ``run_units``:
+
+1. ledger look-up per unit (``ReportLedger.find_resumable``): a finished job whose document is still in the
+   landing store is re-parsed without calling Amazon; an unfinished or finished one is resumed by id. For
+   windows Amazon still restates only entries younger than ``REFRESH_REUSE_MAX_AGE`` count.
+2. every remaining job is started (resume → reuse an identical in-flight job → create; ``AsyncJobRunner``),
+   its id written to the ledger *before* polling; then each is polled, its document archived in the landing
+   store, and the ledger updated.
+3. the asset's ``load`` parses and loads the document (one transaction per partition family); the ledger
+   entry becomes LOADED. A job with no data (CANCELLED) and days the asset knows are unavailable end as
+   empty, successful partitions that say so (``kept_partition``), rows of earlier loads untouched.
+
+A failure that concerns one document only (FATAL, bad document, load error) fails that unit's partitions and
+the others are still loaded; anything else (credentials, network, throttling) stops the run. Errors become
+one ``dagster.Failure`` naming the partitions, the job id and what to do (``failures_named``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from chalkola_pipelines.defs.partitions import MarketplaceDays
+from chalkola_pipelines.defs.report_errors import failures_named, is_partition_specific
+from chalkola_pipelines.marketplaces import Marketplace
+from chalkola_pipelines.warehouse.ledger import ADS_REPORTING, SP_REPORTS
+
+if TYPE_CHECKING:
+    from chalkola_pipelines.amazon.async_jobs import AsyncJobRunner, JobResult, StartedJob
+    from chalkola_pipelines.warehouse.landing import LandingStore
+    from chalkola_pipelines.warehouse.ledger import LedgerEntry, ReportLedger
+
+log = logging.getLogger(__name__)
+
+SP_SOURCE = SP_REPORTS
+ADS_SOURCE = ADS_REPORTING
+# Amazon restates S&T ~72 h, order statuses for weeks, Ads attribution up to 28 days: for windows that
+# end within RESTATEMENT_DAYS of today, a report older than REFRESH_REUSE_MAX_AGE is not reused.
+RESTATEMENT_DAYS = 45
+REFRESH_REUSE_MAX_AGE = dt.timedelta(hours=12)
+FINISHED_WITH_DOCUMENT = frozenset({"DONE", "COMPLETED", "LOADED"})
+
+
+def reuse_max_age(last_day: dt.date, local_today: dt.date) -> dt.timedelta | None:
+    """How old a ledger entry may be to be reused for a window ending ``last_day`` (None = 90-day default)."""
+    return REFRESH_REUSE_MAX_AGE if (local_today - last_day).days <= RESTATEMENT_DAYS else None
+
+
+def local_today(marketplace: Marketplace, now: dt.datetime | None = None) -> dt.date:
+    return (now or dt.datetime.now(dt.UTC)).astimezone(marketplace.tz).date()
+
+
+def landed_document(entry: LedgerEntry | None) -> Path | None:
+    """The archived document of a finished ledger entry, if it is still on disk."""
+    if entry is None or entry.status not in FINISHED_WITH_DOCUMENT or not entry.document_path:
+        return None
+    path = Path(entry.document_path)
+    return path if path.is_file() and path.stat().st_size > 0 else None
+
+
+@dataclass(frozen=True)
+class LedgerRequest:
+    """A job's identity in the ledger and its place in the landing store."""
+
+    source: str
+    report_type: str
+    region: str
+    window_start: dt.datetime | dt.date
+    window_end: dt.datetime | dt.date
+    options: Mapping[str, Any]
+    marketplace: str | None = None
+    profile_id: int | None = None
+    landing_suffix: str = ".gz"
+
+    @property
+    def scope(self) -> str:
+        return str(self.profile_id) if self.profile_id is not None else str(self.marketplace)
+
+    def ident(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "report_type": self.report_type,
+            "region": self.region,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "options": dict(self.options),
+        }
+
+
+@dataclass
+class Unit:
+    """One Amazon job of a run and the day-partitions its document fills."""
+
+    job: Any
+    request: LedgerRequest
+    days: MarketplaceDays
+    label: str  # "sp_orders US 2024-01-01..2024-01-30": names the partitions in messages
+    window: str  # the job's window for metadata
+    max_age: dt.timedelta | None = None
+
+
+@dataclass
+class ReportOutcome:
+    """What one job ended as (before parsing)."""
+
+    status: str  # DONE | CANCELLED (SP-API) ; COMPLETED (Ads)
+    report_id: str
+    window: str
+    path: Path | None = None
+    request_ids: list[str] = field(default_factory=list)
+    source_of_document: str = "amazon"  # amazon | landing (re-parsed without calling Amazon)
+
+    @property
+    def has_data(self) -> bool:
+        return self.path is not None
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "report_id": self.report_id,
+            "status": self.status,
+            "window": self.window,
+            "request_ids": ", ".join(self.request_ids) or "-",
+            "document": str(self.path) if self.path else "-",
+            "document_from": self.source_of_document,
+        }
+
+
+@dataclass
+class Loaded:
+    """What ``load`` did with one document: metadata per day (``rows`` included) and the document's own
+    counts per day for the exact rows-match check."""
+
+    per_day: dict[dt.date, dict[str, Any]]
+    expected: dict[dt.date, Any]
+    rows: int
+
+
+@dataclass
+class RunSummary:
+    """Filled by ``run_units``: what the checks at the end of the asset need."""
+
+    expected: dict[dt.date, Any] = field(default_factory=dict)
+    loaded: list[dt.date] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    units: int = 0
+
+    def raise_if_failed(self, what: str, scope: MarketplaceDays) -> None:
+        """One Failure for the run once everything else is loaded: '2 of 7 sales & traffic days failed …'."""
+        if self.failures:
+            raise dg.Failure(
+                description=f"{len(self.failures)} of {self.units} {what} failed ({scope.describe()}); the other "
+                "partitions were loaded. " + " | ".join(self.failures),
+            )
+
+
+class LazyClient:
+    """Creates the API client on first use (a run whose documents are all landed never logs in)."""
+
+    def __init__(self, factory: Callable[[], contextlib.AbstractContextManager[Any]]) -> None:
+        self._factory = factory
+        self._stack = contextlib.ExitStack()
+        self._client: Any = None
+
+    def get(self) -> Any:
+        if self._client is None:
+            self._client = self._stack.enter_context(self._factory())
+        return self._client
+
+    def runner(self) -> AsyncJobRunner[Any]:
+        return self.get().runner()
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> LazyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def kept_partition(
+    context: dg.AssetExecutionContext,
+    days: MarketplaceDays,
+    day: dt.date,
+    *,
+    status: str,
+    note: str,
+    kept_rows: int,
+    metadata: Mapping[str, Any] | None = None,
+) -> dg.AssetMaterialization:
+    """An empty, successful partition that says why (no data at Amazon, unavailable, no profile): rows of
+    earlier loads are left as they are and counted."""
+    key = days.key_for(day)
+    context.log.info(
+        f"{context.asset_key.to_user_string()} {key}: {status} ({note}); {kept_rows} earlier rows kept"
+    )
+    return dg.AssetMaterialization(
+        asset_key=context.asset_key,
+        partition=key,
+        metadata={
+            "marketplace": days.marketplace.code,
+            **(metadata or {}),
+            "date": day.isoformat(),
+            "status": status,
+            "rows": 0,
+            "rows_kept_from_earlier_loads": int(kept_rows),
+            "note": note,
+        },
+    )
+
+
+def run_units(
+    context: dg.AssetExecutionContext,
+    *,
+    units: Sequence[Unit],
+    client: LazyClient,
+    ledger: ReportLedger,
+    landing: LandingStore,
+    load: Callable[[Unit, ReportOutcome], Loaded],
+    kept_rows: Callable[[dt.date], int],
+    no_data_note: str,
+    summary: RunSummary,
+) -> Iterator[dg.AssetMaterialization]:
+    """Fetch, archive and load every unit (see the module docstring); materialisations per day."""
+    summary.units += len(units)
+    isolate = len(units) > 1
+    landed: dict[int, ReportOutcome] = {}
+    started: dict[int, StartedJob[Any]] = {}
+    for i, unit in enumerate(units):
+        with _isolated(unit, ledger, summary, isolate=isolate):
+            outcome, resume_id = _from_ledger(context, unit, ledger)
+            if outcome is not None:
+                landed[i] = outcome
+            else:
+                started[i] = client.runner().start(unit.job, resume_id, _on_status(unit, ledger))
+    for i, unit in enumerate(units):
+        if i not in landed and i not in started:
+            continue  # failed to start: already reported
+        with _isolated(unit, ledger, summary, isolate=isolate) as current:
+            outcome = landed.get(i) or _finish(context, unit, started[i], client, ledger, landing)
+            current.update(report_id=outcome.report_id, path=outcome.path)
+            base = {"marketplace": unit.days.marketplace.code, **outcome.metadata()}
+            if not outcome.has_data:
+                for day in unit.days.days:
+                    yield kept_partition(
+                        context, unit.days, day, status=outcome.status, note=no_data_note,
+                        kept_rows=kept_rows(day), metadata=base,
+                    )  # fmt: skip
+                continue
+            loaded = load(unit, outcome)
+            ledger.update(
+                unit.request.source, outcome.report_id, region=unit.request.region, status="LOADED",
+                row_count=loaded.rows,
+            )  # fmt: skip
+            summary.expected.update(loaded.expected)
+            for day in unit.days.days:
+                summary.loaded.append(day)
+                yield dg.AssetMaterialization(
+                    asset_key=context.asset_key,
+                    partition=unit.days.key_for(day),
+                    metadata={**base, "date": day.isoformat(), **loaded.per_day.get(day, {"rows": 0})},
+                )
+
+
+def _from_ledger(
+    context: dg.AssetExecutionContext, unit: Unit, ledger: ReportLedger
+) -> tuple[ReportOutcome | None, str | None]:
+    """(the landed outcome, None) when the document is on disk; else (None, a job id to resume or None)."""
+    request = unit.request
+    entry = ledger.find_resumable(scope=request.scope, max_age=unit.max_age, **request.ident())
+    if entry is None or not entry.report_id:
+        return None, None
+    path = landed_document(entry)
+    if path is not None:
+        context.log.info(
+            f"{unit.label}: report {entry.report_id} ({unit.window}) re-parsed from the landing store"
+        )
+        outcome = ReportOutcome(
+            entry.status, entry.report_id, unit.window, path, list(entry.request_ids), "landing"
+        )
+        return outcome, None
+    context.log.info(
+        f"{unit.label}: resuming report {entry.report_id} from the ledger (status {entry.status})"
+    )
+    return None, entry.report_id
+
+
+def _on_status(unit: Unit, ledger: ReportLedger) -> Callable[[Any, str, str], None]:
+    request = unit.request
+
+    def record(_job: Any, report_id: str, status: str) -> None:
+        ledger.record(
+            marketplace=request.marketplace, profile_id=request.profile_id, report_id=report_id, status=status,
+            **request.ident(),
+        )  # fmt: skip
+
+    return record
+
+
+def _finish(
+    context: dg.AssetExecutionContext,
+    unit: Unit,
+    started: StartedJob[Any],
+    client: LazyClient,
+    ledger: ReportLedger,
+    landing: LandingStore,
+) -> ReportOutcome:
+    request = unit.request
+
+    def dest(report_id: str) -> Path:
+        return landing.path_for(
+            request.source, request.report_type, request.scope, report_id, request.landing_suffix
+        )
+
+    result: JobResult[Any] = client.runner().finish(started, dest, _on_status(unit, ledger))
+    document = result.document
+    ledger.update(
+        request.source,
+        result.job_id,
+        region=request.region,
+        status=result.status,
+        document_id=document.document_id if document else None,
+        document_path=document.path if document else None,
+        request_ids=result.request_ids,
+        row_count=0 if document is None else None,
+    )
+    context.log.info(f"{unit.label}: report {result.job_id} ({unit.window}) {result.status}")
+    return ReportOutcome(result.status, result.job_id, unit.window, result.path, list(result.request_ids))
+
+
+@contextlib.contextmanager
+def _isolated(
+    unit: Unit, ledger: ReportLedger, summary: RunSummary, *, isolate: bool
+) -> Iterator[dict[str, Any]]:
+    """``failures_named`` for one unit; a document-specific failure is logged and counted when ``isolate``."""
+
+    current: dict[str, Any] = {}
+    try:
+        with failures_named(unit.label, ledger, unit.request.source, current, unit.request.region):
+            yield current
+    except dg.Failure as failure:
+        if not isolate or not is_partition_specific(failure):
+            raise
+        log.error(failure.description or str(failure))
+        summary.failures.append(failure.description or str(failure))
