@@ -21,12 +21,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from chalkola_pipelines.amazon.errors import AmazonError
-from chalkola_pipelines.defs.checks import (
-    ADS_CHECK_SPECS,
-    ADS_COUNTS_SQL,
-    ads_within_ordered_sales,
-    rows_match_document,
-)
+from chalkola_pipelines.defs.checks import ADS_CHECK_SPECS, ads_within_ordered_sales, rows_match_document
 from chalkola_pipelines.defs.jobs import ADS_PROFILES, ADS_SP_ADVERTISED_PRODUCT, MAX_DAYS_PER_RUN, RAW_GROUP
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
 from chalkola_pipelines.defs.report_runs import (
@@ -39,6 +34,7 @@ from chalkola_pipelines.defs.report_runs import (
 )
 from chalkola_pipelines.defs.resources import AmazonApiResource, MissingCredentialError, WarehouseResource
 from chalkola_pipelines.marketplaces import Marketplace
+from chalkola_pipelines.warehouse.partition_queries import ads_advertised_product_rows_per_day
 
 REPORT_TYPE = "spAdvertisedProduct"
 REPORT_OPTIONS = {"adProduct": "SPONSORED_PRODUCTS", "groupBy": "advertiser", "timeUnit": "DAILY"}
@@ -63,7 +59,7 @@ def ads_profiles(
     context: AssetExecutionContext, amazon: AmazonApiResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     from chalkola_pipelines.amazon.ads import profiles_by_marketplace
-    from chalkola_pipelines.warehouse.loaders import upsert_ads_profiles
+    from chalkola_pipelines.warehouse.ads_tables import upsert_ads_profiles
 
     regions = amazon.ads_regions()
     if not regions:
@@ -118,18 +114,14 @@ def ads_profiles(
 
 def find_profile_id(conn: Any, marketplace: Marketplace) -> int | None:
     """The marketplace's seller (else vendor) profile from ``raw_amazon.ads_profiles``."""
-    row = conn.execute(
-        "select profile_id from raw_amazon.ads_profiles where marketplace = %s and region = %s "
-        "and coalesce(account_type, 'seller') in ('seller', 'vendor') "
-        "order by (account_type = 'seller') desc nulls last, profile_id limit 1",
-        (marketplace.code, marketplace.region),
-    ).fetchone()
-    return int(row[0]) if row else None
+    from chalkola_pipelines.warehouse.ads_tables import ads_profile_id_for_marketplace
+
+    return ads_profile_id_for_marketplace(conn, marketplace.code, marketplace.region)
 
 
 def refresh_profiles(conn: Any, client: Any, marketplace: Marketplace) -> int | None:
     """Ask the API for the region's profiles (stored in ``raw_amazon.ads_profiles``), then look up again."""
-    from chalkola_pipelines.warehouse.loaders import upsert_ads_profiles
+    from chalkola_pipelines.warehouse.ads_tables import upsert_ads_profiles
 
     profiles = client.list_profiles()
     upsert_ads_profiles(conn, region=marketplace.region, profiles=profiles, request_id=client.last_request_id)
@@ -201,7 +193,7 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
             available = [d for d in md.days if d >= earliest]
             if not available:
                 yield rows_match_document(
-                    asset=ADS_SP_ADVERTISED_PRODUCT, conn=conn, table_counts_sql=ADS_COUNTS_SQL,
+                    asset=ADS_SP_ADVERTISED_PRODUCT, conn=conn, table_counts=ads_advertised_product_rows_per_day,
                     marketplace=mkt, expected={},
                 )  # fmt: skip
                 yield ads_within_ordered_sales(conn, mkt, [])
@@ -222,7 +214,7 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
                         yield _kept(context, conn, md, day, NO_PROFILE, "no Ads profile for this marketplace")
                     yield ads_within_ordered_sales(conn, mkt, [])
                     yield rows_match_document(
-                        asset=ADS_SP_ADVERTISED_PRODUCT, conn=conn, table_counts_sql=ADS_COUNTS_SQL,
+                        asset=ADS_SP_ADVERTISED_PRODUCT, conn=conn, table_counts=ads_advertised_product_rows_per_day,
                         marketplace=mkt, expected={},
                     )  # fmt: skip
                     return
@@ -253,7 +245,7 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
                             },
                         )
             yield rows_match_document(
-                asset=ADS_SP_ADVERTISED_PRODUCT, conn=conn, table_counts_sql=ADS_COUNTS_SQL,
+                asset=ADS_SP_ADVERTISED_PRODUCT, conn=conn, table_counts=ads_advertised_product_rows_per_day,
                 marketplace=mkt, expected=expected,
             )  # fmt: skip
             yield ads_within_ordered_sales(conn, mkt, loaded)
@@ -343,7 +335,7 @@ def _load(
 ) -> dict[str, Any]:
     from chalkola_pipelines.amazon.documents import open_document
     from chalkola_pipelines.amazon.parsers.ads_report import iter_sp_advertised_product_rows
-    from chalkola_pipelines.warehouse.loaders import replace_ads_advertised_product
+    from chalkola_pipelines.warehouse.ads_tables import replace_ads_advertised_product
 
     with open_document(path) as stream:
         # The parser's own iterator goes to the loader untouched: it then streams COPY-ready batches.
@@ -361,10 +353,9 @@ def _load(
 def _kept(
     context: AssetExecutionContext, conn: Any, md: MarketplaceDays, day: dt.date, status: str, reason: str
 ) -> dg.AssetMaterialization:
-    kept = conn.execute(
-        "select count(*) from raw_amazon.ads_sp_advertised_product where marketplace = %s and report_date = %s",
-        (md.marketplace.code, day),
-    ).fetchone()[0]
+    from chalkola_pipelines.warehouse.partition_queries import ads_advertised_product_rows_on_day
+
+    kept = ads_advertised_product_rows_on_day(conn, md.marketplace.code, day)
     context.log.info(
         f"ads_sp_advertised_product {md.key_for(day)}: {status} ({reason}); {kept} earlier rows kept"
     )

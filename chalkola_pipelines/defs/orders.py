@@ -17,7 +17,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from chalkola_pipelines.amazon.sp_reports import ReportSpec
-from chalkola_pipelines.defs.checks import ORDER_COUNTS_SQL, ORDERS_CHECK_SPECS, rows_match_document
+from chalkola_pipelines.defs.checks import ORDERS_CHECK_SPECS, rows_match_document
 from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_ORDERS, split_days
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
 from chalkola_pipelines.defs.report_runs import (
@@ -31,6 +31,7 @@ from chalkola_pipelines.defs.report_runs import (
 )
 from chalkola_pipelines.defs.resources import AmazonApiResource, WarehouseResource
 from chalkola_pipelines.marketplaces import Marketplace, local_days_window_utc
+from chalkola_pipelines.warehouse.partition_queries import order_item_rows_per_day
 
 REPORT_TYPE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 MAX_DAYS_PER_REPORT = MAX_DAYS_PER_RUN[SP_ORDERS]
@@ -139,7 +140,7 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
             yield rows_match_document(
                 asset=SP_ORDERS,
                 conn=conn,
-                table_counts_sql=ORDER_COUNTS_SQL,
+                table_counts=order_item_rows_per_day,
                 marketplace=mkt,
                 expected=expected,
             )
@@ -150,7 +151,7 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
 def _load(conn: Any, ledger: Any, mkt: Marketplace, chunk: MarketplaceDays, outcome: Any) -> dict[str, Any]:
     from chalkola_pipelines.amazon.documents import open_document
     from chalkola_pipelines.amazon.parsers.orders_report import iter_order_report_rows
-    from chalkola_pipelines.warehouse.loaders import replace_order_items
+    from chalkola_pipelines.warehouse.order_tables import replace_order_items
 
     with open_document(outcome.path) as stream:
         # The parser's own iterator goes to the loader untouched (its pyarrow fast path). The loader counts
@@ -171,10 +172,9 @@ def _load(conn: Any, ledger: Any, mkt: Marketplace, chunk: MarketplaceDays, outc
 def _cancelled(
     context: AssetExecutionContext, conn: Any, chunk: MarketplaceDays, day: dt.date, base: dict[str, Any]
 ) -> dg.AssetMaterialization:
-    kept = conn.execute(
-        "select count(*) from raw_amazon.sp_order_items where marketplace = %s and order_date = %s",
-        (chunk.marketplace.code, day),
-    ).fetchone()[0]
+    from chalkola_pipelines.warehouse.partition_queries import order_item_rows_on_day
+
+    kept = order_item_rows_on_day(conn, chunk.marketplace.code, day)
     context.log.info(
         f"sp_orders {chunk.key_for(day)}: report {base['report_id']} CANCELLED (no orders in the window); "
         f"partition materialised empty ({kept} rows from earlier loads kept)"

@@ -139,7 +139,8 @@ def _load_day(
 ) -> dict[str, Any]:
     from chalkola_pipelines.amazon.documents import open_document
     from chalkola_pipelines.amazon.parsers.sales_traffic import parse_sales_and_traffic
-    from chalkola_pipelines.warehouse.loaders import replace_sales_traffic_day
+    from chalkola_pipelines.warehouse.partition_queries import sales_traffic_by_asin_rows_on_day
+    from chalkola_pipelines.warehouse.sales_traffic_tables import replace_sales_traffic_day
 
     spec = sales_traffic_spec(mkt, day)
     outcome = fetch_sp_report(
@@ -154,10 +155,7 @@ def _load_day(
     current.update(report_id=outcome.report_id, path=outcome.path)
     metadata: dict[str, Any] = {"marketplace": mkt.code, "date": day.isoformat(), **outcome.metadata()}
     if outcome.status == "CANCELLED":
-        kept = conn.execute(
-            "select count(*) from raw_amazon.sp_sales_traffic_by_asin where marketplace = %s and report_date = %s",
-            (mkt.code, day),
-        ).fetchone()[0]
+        kept = sales_traffic_by_asin_rows_on_day(conn, mkt.code, day)
         context.log.info(
             f"sp_sales_traffic {mkt.code} {day}: report {outcome.report_id} CANCELLED (Amazon has no data for "
             f"this day); partition materialised empty ({kept} rows from earlier loads kept)"
