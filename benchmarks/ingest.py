@@ -4,8 +4,8 @@ For each report kind (Ads spAdvertisedProduct, sales & traffic, order report) th
 (``SyntheticSeller``) are loaded twice into a throwaway database on the warehouse server:
 
 - ours: ``open_document`` (gzip) → parser → ``warehouse.loaders.replace_*`` (delete + COPY, one transaction)
-- raw:  ``COPY <table> FROM STDIN (FORMAT csv)`` of exactly the same rows, pre-rendered as CSV: the
-        physical limit of this machine (no Python per row).
+- raw:  ``COPY <table> FROM STDIN`` of exactly the same rows, pre-rendered as CSV in the warehouse's one
+        COPY encoding (``warehouse.partition_copy``): the physical limit of this machine (no Python per row).
 
 The large Ads document (~300 MB of JSON, gzip on disk) is loaded by a child process that reports its peak
 RSS (``getrusage``), so the figure is the memory of our path alone. One JSON line goes to stdout; progress
@@ -31,7 +31,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -110,13 +109,12 @@ def truncate(url: str, *tables: str) -> None:
 
 
 def raw_copy(url: str, table: str, columns: Sequence[str], csv_path: Path) -> float:
-    """Seconds for Postgres's own COPY FROM STDIN (FORMAT csv) of a prepared file, in one transaction."""
+    """Seconds for Postgres's own COPY FROM STDIN of a prepared CSV file, in one transaction."""
+    from chalkola_pipelines.warehouse.partition_copy import copy_statement
+
     with connect(url) as conn:
         start = time.perf_counter()
-        with (
-            conn.cursor() as cur,
-            cur.copy(f"copy {table} ({', '.join(columns)}) from stdin (format csv)") as copy,
-        ):
+        with conn.cursor() as cur, cur.copy(copy_statement(table, columns)) as copy:
             with open(csv_path, "rb") as fh:
                 while chunk := fh.read(COPY_CHUNK):
                     copy.write(chunk)
@@ -133,29 +131,21 @@ def count_rows(url: str, table: str) -> int:
 # CSV rendering for the raw COPY (outside any timing)
 
 
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""  # unquoted empty = NULL in COPY csv
-    if isinstance(value, str):
-        return '"' + value.replace('"', '""') + '"'  # quoted: '' stays an empty string
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return _csv_cell(json.dumps(value))
-    return str(value)
-
-
 def write_csv(path: Path, rows: Iterable[Sequence[Any]]) -> int:
+    """Rows as CSV in the warehouse's COPY encoding (the same encoder as the loaders)."""
+    from chalkola_pipelines.warehouse.partition_copy import encode_csv_rows
+
     n = 0
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    block: list[Sequence[Any]] = []
+    with open(path, "wb") as fh:
         for values in rows:
-            fh.write(",".join(map(_csv_cell, values)))
-            fh.write("\n")
-            n += 1
+            block.append(values)
+            if len(block) == 1000:
+                fh.write(encode_csv_rows(block))
+                n += len(block)
+                block = []
+        fh.write(encode_csv_rows(block))
+        n += len(block)
     return n
 
 
@@ -278,7 +268,7 @@ def child_load_ads(
     ``wrapped``: the parser's rows go through a plain generator first, so the loader cannot use the
     parser's CSV batches and takes its generic per-row path (what a caller that wraps the iterator gets).
     """
-    from chalkola_pipelines.warehouse.loaders import replace_ads_advertised_product
+    from chalkola_pipelines.warehouse.ads_tables import replace_ads_advertised_product
 
     mkt = get_marketplace(MARKETPLACE)
     with connect(url) as conn:
@@ -335,10 +325,11 @@ def _rates(rows: int, ours_s: float, raw_s: float) -> dict[str, Any]:
 
 
 def bench_ads(url: str, work: Path, seed: int, target_mb: float) -> dict[str, Any]:
-    from chalkola_pipelines.warehouse.loaders import (
+    from chalkola_pipelines.warehouse.ads_tables import (
         ADS_SP_ADVERTISED_PRODUCT_COLUMNS,
         ADS_SP_ADVERTISED_PRODUCT_TABLE,
     )
+    from chalkola_pipelines.warehouse.partition_copy import encode_csv_rows
 
     path = work / "ads_sp_advertised_product.json.gz"
     log(f"ads: generating a ~{target_mb:g} MB spAdvertisedProduct document")
@@ -353,9 +344,13 @@ def bench_ads(url: str, work: Path, seed: int, target_mb: float) -> dict[str, An
 
     parsed, parse_s = timed(parse_only)
 
-    def parse_to_csv() -> int:
+    def parse_to_csv() -> int:  # what the loader does before COPY: literal tuples → CSV
         with open_document(path) as stream:
-            return sum(len(days) for days, _ in iter_sp_advertised_product_rows(stream).csv_batches())
+            n = 0
+            for days, rows in iter_sp_advertised_product_rows(stream).literal_batches():
+                encode_csv_rows(rows)
+                n += len(days)
+            return n
 
     parsed_csv, parse_csv_s = timed(parse_to_csv)
     if parsed_csv != parsed:
@@ -437,7 +432,7 @@ def bench_ads(url: str, work: Path, seed: int, target_mb: float) -> dict[str, An
 
 
 def bench_sales_traffic(url: str, work: Path, seed: int, scale: float, n_days: int) -> dict[str, Any]:
-    from chalkola_pipelines.warehouse.loaders import (
+    from chalkola_pipelines.warehouse.sales_traffic_tables import (
         ST_BY_ASIN_COLUMNS,
         ST_BY_ASIN_TABLE,
         ST_BY_DATE_COLUMNS,
@@ -508,9 +503,11 @@ def bench_sales_traffic(url: str, work: Path, seed: int, scale: float, n_days: i
 
 
 def bench_orders(url: str, work: Path, seed: int, scale: float, n_days: int) -> dict[str, Any]:
-    from chalkola_pipelines.warehouse.loaders import (
+    from chalkola_pipelines.warehouse.order_lines import OrderItemPlacement
+    from chalkola_pipelines.warehouse.order_tables import (
         ORDER_ITEM_COLUMNS,
         ORDER_ITEMS_TABLE,
+        order_item_row,
         replace_order_items,
     )
 
@@ -520,14 +517,12 @@ def bench_orders(url: str, work: Path, seed: int, scale: float, n_days: int) -> 
     mkt = get_marketplace(MARKETPLACE)
     wanted = set(days)
 
-    def loader_rows(parsed: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
-        lines: dict[str, int] = {}
+    def loader_rows(parsed: Iterable[dict[str, Any]]) -> Iterator[Sequence[Any]]:
+        placement = OrderItemPlacement(mkt.local_date_of)  # the loaders' rule: line and local day
         for r in parsed:
-            day = mkt.local_date_of(r["purchase_date"])
-            if day not in wanted:
-                continue
-            lines[r["amazon_order_id"]] = line = lines.get(r["amazon_order_id"], 0) + 1
-            yield [mkt.code, day, line, *(r[c] for c in ORDER_ITEM_COLUMNS[3:-2]), r["extra_columns"], "raw"]
+            day, line = placement.place(r["amazon_order_id"], r["purchase_date"])
+            if day in wanted:
+                yield order_item_row(mkt.code, day, line, r, "raw")
 
     csv_path = work / "orders.csv"
     with open_document(path) as stream:

@@ -42,7 +42,7 @@ PII_KEYS = frozenset(
 
 
 def strip_pii(value: Any) -> Any:
-    """A copy of ``value`` without PII keys, at any depth."""
+    """``value`` without PII keys, at any depth (a new object; ``value`` is left as is)."""
     if isinstance(value, dict):
         return {k: strip_pii(v) for k, v in value.items() if k not in PII_KEYS}
     if isinstance(value, list):

@@ -20,12 +20,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from chalkola_pipelines.amazon.errors import AmazonError
-from chalkola_pipelines.defs.checks import (
-    ADS_CHECK_SPECS,
-    ADS_COUNTS_SQL,
-    ads_within_ordered_sales,
-    rows_match_document,
-)
+from chalkola_pipelines.defs.checks import ADS_CHECK_SPECS, ads_within_ordered_sales, rows_match_document
 from chalkola_pipelines.defs.jobs import ADS_PROFILES, ADS_SP_ADVERTISED_PRODUCT, MAX_DAYS_PER_RUN, RAW_GROUP
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
 from chalkola_pipelines.defs.report_workflow import (
@@ -42,6 +37,10 @@ from chalkola_pipelines.defs.report_workflow import (
 )
 from chalkola_pipelines.defs.resources import AmazonApiResource, MissingCredentialError, WarehouseResource
 from chalkola_pipelines.marketplaces import Marketplace
+from chalkola_pipelines.warehouse.partition_queries import (
+    ads_advertised_product_rows_on_day,
+    ads_advertised_product_rows_per_day,
+)
 
 REPORT_TYPE = "spAdvertisedProduct"
 REPORT_OPTIONS = {"adProduct": "SPONSORED_PRODUCTS", "groupBy": "advertiser", "timeUnit": "DAILY"}
@@ -66,7 +65,7 @@ def ads_profiles(
     context: AssetExecutionContext, amazon: AmazonApiResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     from chalkola_pipelines.amazon.ads import profiles_by_marketplace
-    from chalkola_pipelines.warehouse.loaders import upsert_ads_profiles
+    from chalkola_pipelines.warehouse.ads_tables import upsert_ads_profiles
 
     regions = amazon.ads_regions()
     if not regions:
@@ -121,18 +120,14 @@ def ads_profiles(
 
 def find_profile_id(conn: Any, marketplace: Marketplace) -> int | None:
     """The marketplace's seller (else vendor) profile from ``raw_amazon.ads_profiles``."""
-    row = conn.execute(
-        "select profile_id from raw_amazon.ads_profiles where marketplace = %s and region = %s "
-        "and coalesce(account_type, 'seller') in ('seller', 'vendor') "
-        "order by (account_type = 'seller') desc nulls last, profile_id limit 1",
-        (marketplace.code, marketplace.region),
-    ).fetchone()
-    return int(row[0]) if row else None
+    from chalkola_pipelines.warehouse.ads_tables import ads_profile_id_for_marketplace
+
+    return ads_profile_id_for_marketplace(conn, marketplace.code, marketplace.region)
 
 
 def refresh_profiles(conn: Any, client: Any, marketplace: Marketplace) -> int | None:
     """Ask the API for the region's profiles (stored in ``raw_amazon.ads_profiles``), then look up again."""
-    from chalkola_pipelines.warehouse.loaders import upsert_ads_profiles
+    from chalkola_pipelines.warehouse.ads_tables import upsert_ads_profiles
 
     profiles = client.list_profiles()
     upsert_ads_profiles(conn, region=marketplace.region, profiles=profiles, request_id=client.last_request_id)
@@ -222,7 +217,7 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
                     summary=summary,
                 )
             yield rows_match_document(
-                asset=ADS_SP_ADVERTISED_PRODUCT, conn=conn, table_counts_sql=ADS_COUNTS_SQL,
+                asset=ADS_SP_ADVERTISED_PRODUCT, conn=conn, table_counts=ads_advertised_product_rows_per_day,
                 marketplace=mkt, expected=summary.expected,
             )  # fmt: skip
             yield ads_within_ordered_sales(conn, mkt, summary.loaded)
@@ -284,7 +279,7 @@ def ads_units(available: MarketplaceDays, profile_id: int, today: dt.date) -> li
 def _load(conn: Any, unit: Unit, outcome: ReportOutcome) -> Loaded:
     from chalkola_pipelines.amazon.documents import open_document
     from chalkola_pipelines.amazon.parsers.ads_report import iter_sp_advertised_product_rows
-    from chalkola_pipelines.warehouse.loaders import replace_ads_advertised_product
+    from chalkola_pipelines.warehouse.ads_tables import replace_ads_advertised_product
 
     days = list(unit.days.days)
     profile_id = unit.request.profile_id
@@ -301,7 +296,4 @@ def _load(conn: Any, unit: Unit, outcome: ReportOutcome) -> Loaded:
 
 
 def _kept_rows(conn: Any, mkt: Marketplace, day: dt.date) -> int:
-    return conn.execute(
-        "select count(*) from raw_amazon.ads_sp_advertised_product where marketplace = %s and report_date = %s",
-        (mkt.code, day),
-    ).fetchone()[0]
+    return ads_advertised_product_rows_on_day(conn, mkt.code, day)

@@ -18,6 +18,13 @@ import psycopg
 
 from chalkola_pipelines.defs.jobs import ADS_SP_ADVERTISED_PRODUCT, SP_ORDERS, SP_SALES_TRAFFIC
 from chalkola_pipelines.marketplaces import Marketplace
+from chalkola_pipelines.warehouse.partition_queries import (
+    RowsPerDay,
+    ads_attributed_and_ordered_sales_per_asin_day,
+    sales_traffic_by_asin_rows_per_day,
+    sales_traffic_by_date_rows_per_day,
+    sales_traffic_totals_per_day,
+)
 
 ROWS_MATCH_DOCUMENT = "rows_match_document"
 ST_TOTALS_MATCH = "by_date_totals_match_by_asin"
@@ -68,12 +75,12 @@ def rows_match_document(
     *,
     asset: str,
     conn: psycopg.Connection,
-    table_counts_sql: str,
+    table_counts: RowsPerDay,
     marketplace: Marketplace,
     expected: Mapping[dt.date, int],
 ) -> dg.AssetCheckResult:
-    """ERROR check: ``select day, count(*) … group by day`` (``table_counts_sql`` with params marketplace, days)
-    equals ``expected`` (rows per day counted while parsing the document)."""
+    """ERROR check: the table's rows per day (``table_counts(conn, marketplace code, days)``, a function of
+    ``warehouse.partition_queries``) equal ``expected`` (rows per day counted while parsing the document)."""
     days = sorted(expected)
     if not days:
         return dg.AssetCheckResult(
@@ -82,9 +89,7 @@ def rows_match_document(
             passed=True,
             metadata={"days_checked": 0, "note": "no partition was loaded from a document in this run"},
         )
-    actual = {
-        row[0]: int(row[1]) for row in conn.execute(table_counts_sql, (marketplace.code, days)).fetchall()
-    }
+    actual = table_counts(conn, marketplace.code, days)
     mismatches = {
         d.isoformat(): f"table {actual.get(d, 0)} vs document {expected[d]}"
         for d in days
@@ -106,24 +111,6 @@ def rows_match_document(
     )
 
 
-ST_COUNTS_SQL = (
-    "select report_date, count(*) from raw_amazon.sp_sales_traffic_by_asin "
-    "where marketplace = %s and report_date = any(%s) group by report_date"
-)
-ST_DATE_COUNTS_SQL = (
-    "select report_date, count(*) from raw_amazon.sp_sales_traffic_by_date "
-    "where marketplace = %s and report_date = any(%s) group by report_date"
-)
-ORDER_COUNTS_SQL = (
-    "select order_date, count(*) from raw_amazon.sp_order_items "
-    "where marketplace = %s and order_date = any(%s) group by order_date"
-)
-ADS_COUNTS_SQL = (
-    "select report_date, count(*) from raw_amazon.ads_sp_advertised_product "
-    "where marketplace = %s and report_date = any(%s) group by report_date"
-)
-
-
 def sales_traffic_rows_match(
     conn: psycopg.Connection,
     marketplace: Marketplace,
@@ -134,14 +121,14 @@ def sales_traffic_rows_match(
     by_asin = rows_match_document(
         asset=SP_SALES_TRAFFIC,
         conn=conn,
-        table_counts_sql=ST_COUNTS_SQL,
+        table_counts=sales_traffic_by_asin_rows_per_day,
         marketplace=marketplace,
         expected=expected_by_asin,
     )
     by_date = rows_match_document(
         asset=SP_SALES_TRAFFIC,
         conn=conn,
-        table_counts_sql=ST_DATE_COUNTS_SQL,
+        table_counts=sales_traffic_by_date_rows_per_day,
         marketplace=marketplace,
         expected=expected_by_date,
     )
@@ -164,24 +151,11 @@ def sales_traffic_totals_match(
         return dg.AssetCheckResult(
             asset_key=SP_SALES_TRAFFIC, check_name=ST_TOTALS_MATCH, passed=True, metadata={"days_checked": 0}
         )
-    select_date = ", ".join(f"d.{m}" for m in ST_TOTAL_METRICS)
-    select_asin = ", ".join(f"coalesce(a.{m}, 0)" for m in ST_TOTAL_METRICS)
-    sums = ", ".join(f"sum({m}) as {m}" for m in ST_TOTAL_METRICS)
-    sql = f"""
-        with a as (
-            select report_date, {sums} from raw_amazon.sp_sales_traffic_by_asin
-            where marketplace = %(m)s and report_date = any(%(days)s) group by report_date
-        )
-        select d.report_date, {select_date}, {select_asin}
-        from raw_amazon.sp_sales_traffic_by_date d left join a using (report_date)
-        where d.marketplace = %(m)s and d.report_date = any(%(days)s)
-        order by d.report_date
-    """
     n = len(ST_TOTAL_METRICS)
     worst = Decimal(0)
     deviations: dict[str, str] = {}
     checked = 0
-    for row in conn.execute(sql, {"m": marketplace.code, "days": list(days)}).fetchall():
+    for row in sales_traffic_totals_per_day(conn, marketplace.code, days, ST_TOTAL_METRICS):
         checked += 1
         day = row[0]
         for i, metric in enumerate(ST_TOTAL_METRICS):
@@ -216,28 +190,7 @@ def ads_within_ordered_sales(
     conn: psycopg.Connection, marketplace: Marketplace, days: Sequence[dt.date]
 ) -> dg.AssetCheckResult:
     """WARN check: ad-attributed sales ≤ S&T ordered sales per ASIN-day (days with S&T loaded only)."""
-    sql = """
-        with ads as (
-            select report_date, advertised_asin,
-                   sum(coalesce(attributed_sales_same_sku_7d, sales_7d, 0)) as attributed
-            from raw_amazon.ads_sp_advertised_product
-            where marketplace = %(m)s and report_date = any(%(days)s) and advertised_asin is not null
-            group by report_date, advertised_asin
-        ), st_days as (
-            select report_date from raw_amazon.sp_sales_traffic_by_date
-            where marketplace = %(m)s and report_date = any(%(days)s)
-        ), st as (
-            select report_date, child_asin, sum(ordered_product_sales) as ordered
-            from raw_amazon.sp_sales_traffic_by_asin
-            where marketplace = %(m)s and report_date = any(%(days)s)
-            group by report_date, child_asin
-        )
-        select ads.report_date, ads.advertised_asin, ads.attributed, coalesce(st.ordered, 0)
-        from ads join st_days using (report_date)
-        left join st on st.report_date = ads.report_date and st.child_asin = ads.advertised_asin
-        order by ads.report_date, ads.advertised_asin
-    """
-    rows = conn.execute(sql, {"m": marketplace.code, "days": list(days)}).fetchall() if days else []
+    rows = ads_attributed_and_ordered_sales_per_asin_day(conn, marketplace.code, days)
     over = [(d, asin, a, o) for d, asin, a, o in rows if Decimal(a) > Decimal(o)]
     sample = {f"{d.isoformat()} {asin}": f"attributed {a} > ordered {o}" for d, asin, a, o in over[:20]}
     return dg.AssetCheckResult(

@@ -16,7 +16,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from chalkola_pipelines.amazon.sp_reports import ReportSpec
-from chalkola_pipelines.defs.checks import ORDER_COUNTS_SQL, ORDERS_CHECK_SPECS, rows_match_document
+from chalkola_pipelines.defs.checks import ORDERS_CHECK_SPECS, rows_match_document
 from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_ORDERS, split_days
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
 from chalkola_pipelines.defs.report_workflow import (
@@ -33,6 +33,7 @@ from chalkola_pipelines.defs.report_workflow import (
 )
 from chalkola_pipelines.defs.resources import AmazonApiResource, WarehouseResource
 from chalkola_pipelines.marketplaces import Marketplace, iso_z, local_days_window_utc
+from chalkola_pipelines.warehouse.partition_queries import order_item_rows_on_day, order_item_rows_per_day
 
 REPORT_TYPE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 MAX_DAYS_PER_REPORT = MAX_DAYS_PER_RUN[SP_ORDERS]
@@ -113,7 +114,7 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
             yield rows_match_document(
                 asset=SP_ORDERS,
                 conn=conn,
-                table_counts_sql=ORDER_COUNTS_SQL,
+                table_counts=order_item_rows_per_day,
                 marketplace=mkt,
                 expected=summary.expected,
             )
@@ -156,16 +157,13 @@ def orders_units(md: MarketplaceDays, today: dt.date, now: dt.datetime | None = 
 
 
 def _kept_rows(conn: Any, mkt: Marketplace, day: dt.date) -> int:
-    return conn.execute(
-        "select count(*) from raw_amazon.sp_order_items where marketplace = %s and order_date = %s",
-        (mkt.code, day),
-    ).fetchone()[0]
+    return order_item_rows_on_day(conn, mkt.code, day)
 
 
 def _load(conn: Any, unit: Unit, outcome: ReportOutcome) -> Loaded:
     from chalkola_pipelines.amazon.documents import open_document
     from chalkola_pipelines.amazon.parsers.orders_report import iter_order_report_rows
-    from chalkola_pipelines.warehouse.loaders import replace_order_items
+    from chalkola_pipelines.warehouse.order_tables import replace_order_items
 
     chunk = unit.days
     with open_document(outcome.path) as stream:

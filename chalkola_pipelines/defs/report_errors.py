@@ -70,7 +70,7 @@ def is_partition_specific(failure: BaseException) -> bool:
         ReportFatalError,
         SalesTrafficFormatError,
     )
-    from chalkola_pipelines.warehouse.loaders import WarehouseLoadError
+    from chalkola_pipelines.warehouse.partition_copy import WarehouseLoadError
 
     specific = (
         ReportFatalError,
@@ -112,7 +112,7 @@ def failures_named(
         ReportFatalError,
         SalesTrafficFormatError,
     )
-    from chalkola_pipelines.warehouse.loaders import WarehouseLoadError
+    from chalkola_pipelines.warehouse.partition_copy import WarehouseLoadError
 
     try:
         yield

@@ -138,16 +138,15 @@ def sales_traffic_unit(md: MarketplaceDays, day: dt.date, today: dt.date) -> Uni
 
 
 def _kept_rows(conn: Any, mkt: Marketplace, day: dt.date) -> int:
-    return conn.execute(
-        "select count(*) from raw_amazon.sp_sales_traffic_by_asin where marketplace = %s and report_date = %s",
-        (mkt.code, day),
-    ).fetchone()[0]
+    from chalkola_pipelines.warehouse.partition_queries import sales_traffic_by_asin_rows_on_day
+
+    return sales_traffic_by_asin_rows_on_day(conn, mkt.code, day)
 
 
 def _load_day(conn: Any, unit: Unit, outcome: ReportOutcome, unknown_fields: Counter[str]) -> Loaded:
     from chalkola_pipelines.amazon.documents import open_document
     from chalkola_pipelines.amazon.parsers.sales_traffic import parse_sales_and_traffic
-    from chalkola_pipelines.warehouse.loaders import replace_sales_traffic_day
+    from chalkola_pipelines.warehouse.sales_traffic_tables import replace_sales_traffic_day
 
     (day,) = unit.days.days
     assert outcome.path is not None

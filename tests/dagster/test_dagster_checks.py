@@ -10,13 +10,13 @@ import psycopg
 import pytest
 
 from chalkola_pipelines.defs.checks import (
-    ADS_COUNTS_SQL,
     ads_within_ordered_sales,
     rows_match_document,
     sales_traffic_rows_match,
     sales_traffic_totals_match,
 )
 from chalkola_pipelines.marketplaces import get_marketplace
+from chalkola_pipelines.warehouse.partition_queries import ads_advertised_product_rows_per_day
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +94,7 @@ def test_ads_within_ordered_sales(conn) -> None:
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
     assert result.metadata["asin_days_over"].value == 2
     counts = rows_match_document(
-        asset="ads_sp_advertised_product", conn=conn, table_counts_sql=ADS_COUNTS_SQL, marketplace=SG,
+        asset="ads_sp_advertised_product", conn=conn, table_counts=ads_advertised_product_rows_per_day, marketplace=SG,
         expected={DAY: 4},
     )  # fmt: skip
     assert counts.passed

@@ -1,4 +1,4 @@
-"""Order report: the pyarrow CSV path (``OrderReportRows.copy_csv``) loads exactly what the row-by-row path
+"""Order report: the Arrow path (``OrderReportRows.record_batches`` → ``order_tables.order_item_csv``) loads exactly what the row-by-row path
 loads, and every document it does not take as is goes to the row-by-row parser (same rows or same error)."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from chalkola_pipelines.amazon.parsers.orders_report import (
 from chalkola_pipelines.amazon.report_columns import ORDER_REPORT_OFFICIAL_HEADER
 from chalkola_pipelines.marketplaces import get_marketplace
 from chalkola_pipelines.warehouse.loaders import WarehouseLoadError, replace_order_items
+from chalkola_pipelines.warehouse.order_tables import order_item_csv
 
 US = get_marketplace("US")
 JP = get_marketplace("JP")
@@ -109,7 +110,9 @@ def _load(db: psycopg.Connection, data: bytes, *, wrapped: bool, mkt: Any = US) 
 def _fast(data: bytes, mkt: Any = US) -> bool:
     rows = iter_order_report_rows(io.BytesIO(data))
     assert isinstance(rows, OrderReportRows)
-    prepared = rows.copy_csv(local_date_of=mkt.local_date_of, keep=set(DAYS), marketplace="US", report_id="r")
+    prepared = order_item_csv(
+        rows, local_date_of=mkt.local_date_of, keep=set(DAYS), marketplace="US", report_id="r"
+    )
     if prepared is None:
         return False
     try:
@@ -164,7 +167,9 @@ def test_dst_change_day_in_the_us(db: psycopg.Connection) -> None:
     data = _document(lines)
     rows = iter_order_report_rows(io.BytesIO(data))
     days = [dt.date(2025, 3, 8), dt.date(2025, 3, 9), dt.date(2025, 3, 10)]
-    prepared = rows.copy_csv(local_date_of=US.local_date_of, keep=set(days), marketplace="US", report_id="r")
+    prepared = order_item_csv(
+        rows, local_date_of=US.local_date_of, keep=set(days), marketplace="US", report_id="r"
+    )
     assert prepared is not None
     assert b"".join(prepared).count(b"\n") == sum(prepared.rows_per_day.values())
     expected: dict[dt.date, int] = {}

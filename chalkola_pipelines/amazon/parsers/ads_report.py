@@ -12,8 +12,8 @@ rest ``Decimal`` from the literal text (never a float), ids are ``int`` (a strin
 Unknown keys (columns Amazon added, or another report type's columns) are not fatal: they are counted in
 :attr:`SpAdvertisedProductRows.unknown_keys` so the caller can log or surface schema drift.
 
-The loader reads the same iterator through :meth:`SpAdvertisedProductRows.csv_batches` (COPY-ready CSV,
-numbers as their literals, no Python object per value) when it is handed the iterator itself.
+The loader reads the same iterator through :meth:`SpAdvertisedProductRows.literal_batches` (tuples, numbers
+kept as their literal text, no dict and no Decimal per row) when it is handed the iterator itself.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from itertools import chain
@@ -113,15 +113,16 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 # The type a value already has when it needs no conversion (the common case, checked inline: a
 # function call per value would double the parser's cost on a 300 MB document).
 _READY_TYPE: dict[str, type] = {"date": type(None), "text": str, "id": int, "int": int, "decimal": Decimal}
-# document key → (warehouse column, type that needs no conversion, converter)
+# document key → (row key, type that needs no conversion, converter)
 _SPEC: dict[str, tuple[str, type, Callable[[Any], Any]]] = {
     c.name: (c.column, _READY_TYPE[c.kind], _CONVERTERS[c.kind]) for c in SP_ADVERTISED_PRODUCT_COLUMNS
 }
 _TEMPLATE: dict[str, Any] = {c.column: None for c in SP_ADVERTISED_PRODUCT_COLUMNS}
 
-#: The warehouse columns of a row, in catalogue order: the order of the tuples of ``row_batches()``.
-COLUMN_NAMES: tuple[str, ...] = tuple(c.column for c in SP_ADVERTISED_PRODUCT_COLUMNS)
-_TUPLE_OF = operator.itemgetter(*COLUMN_NAMES)
+#: The keys of a row dict (the catalogue's ``.column``), in catalogue order: the order of the tuples of
+#: ``row_batches()`` and ``literal_batches()``.
+ROW_KEYS: tuple[str, ...] = tuple(c.column for c in SP_ADVERTISED_PRODUCT_COLUMNS)
+_TUPLE_OF = operator.itemgetter(*ROW_KEYS)
 
 # The fast path: msgspec decodes a whole slice of the array into typed structs in C. Exactness: integer
 # literals are ``int`` (any size), other numbers reach ``Decimal`` as their literal text (float_hook), a
@@ -137,7 +138,7 @@ _FastRow = msgspec.defstruct(
     gc=False,
 )
 _FAST_DECODER = msgspec.json.Decoder(list[_FastRow], float_hook=Decimal)
-# For CSV output, non-integer numbers stay their literal text (msgspec.Raw, re-encoded verbatim): no Decimal
+# For literal_batches(), non-integer numbers stay their literal text (msgspec.Raw): no Decimal is built
 _FAST_LITERAL_DECODER = msgspec.json.Decoder(list[_FastRow], float_hook=msgspec.Raw)
 _SLOW_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _DECIMAL_NAMES = tuple(c.name for c in SP_ADVERTISED_PRODUCT_COLUMNS if c.kind == "decimal")
@@ -160,27 +161,6 @@ def _exact_decimals(values: tuple[Any, ...]) -> tuple[Any, ...]:
         elif type(value) is msgspec.Raw:
             out[i] = Decimal(bytes(value).decode())
     return tuple(out)
-
-
-_ENCODER = msgspec.json.Encoder(decimal_format="number")  # Decimal → its exact literal, unquoted
-CSV_NULL = "null"  # COPY … (FORMAT csv, NULL 'null'): unquoted null is NULL, a quoted "null" is text
-
-
-def _csv_field(value: Any) -> str:
-    if value is None:
-        return CSV_NULL
-    if type(value) is str:
-        return '"' + value.replace('"', '""') + '"'
-    if type(value) is date:
-        return value.isoformat()
-    if type(value) is msgspec.Raw:
-        return bytes(value).decode()  # a number literal, as it came
-    return str(value)  # int, Decimal (exact literal)
-
-
-def csv_line(values: tuple[Any, ...], suffix: bytes = b"") -> bytes:
-    """One row as a CSV line (see :meth:`SpAdvertisedProductRows.csv_batches`), with its line end."""
-    return ",".join(map(_csv_field, values)).encode() + suffix + b"\n"
 
 
 class _Batch:
@@ -212,32 +192,12 @@ class _Batch:
             return list(map(_DATE_VALUE, self._structs))
         return [values[0] for values in self._tuples or ()]
 
-    def csv(self, days: list[Any], keep: Collection[date] | None, suffix: bytes) -> bytes:
-        if keep is not None and not set(days) <= keep:
-            if self._structs is not None:
-                self._structs = [s for s, day in zip(self._structs, days, strict=True) if day in keep]
-            if self._tuples is not None:
-                self._tuples = [t for t, day in zip(self._tuples, days, strict=True) if day in keep]
+    def literals(self) -> list[tuple[Any, ...]]:
+        """The rows as tuples (catalogue order), non-integer numbers of the fast path still their literal
+        text (``msgspec.Raw``: exact, no Decimal built); rows of the row-by-row path as :meth:`tuples`."""
         if self._structs is None:
-            return b"".join(csv_line(values, suffix) for values in self._tuples or ())
-        rows = list(map(astuple, self._structs))
-        if not rows:
-            return b""
-        # msgspec writes [[v, ...], [v, ...]]: without any backslash (no escaped character) every string is
-        # a plain "..." — a valid CSV quoted field with the same content — numbers are their literals, and
-        # "],[" occurring exactly between rows means no string contains it: the JSON body is the CSV.
-        try:
-            data = _ENCODER.encode(rows)
-        except (OverflowError, msgspec.EncodeError):  # an id beyond 64 bits: Postgres will say so
-            return b"".join(csv_line(values, suffix) for values in rows)
-        if b"\\" not in data and data.count(b"],[") == len(rows) - 1:
-            end = suffix + b"\n"
-            return data[2:-2].replace(b"],[", end) + end
-        out = []
-        for values in rows:
-            line = _ENCODER.encode(values)
-            out.append(csv_line(values, suffix) if b"\\" in line else line[1:-1] + suffix + b"\n")
-        return b"".join(out)
+            return self._tuples or []
+        return list(map(astuple, self._structs))
 
 
 class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
@@ -246,7 +206,8 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
     ``rows``: rows parsed so far (the parser works ahead by at most one batch of ~1 MB); ``rows_per_day``:
     the same, per ``report_date``. ``unknown_keys``: document keys that are not spAdvertisedProduct columns,
     with the number of rows that carried each. All three are complete once the iterator is exhausted. :meth:`row_batches` gives the same rows as tuples, in
-    batches, without building a dict per row (what the COPY loader uses).
+    batches, without building a dict per row; :meth:`literal_batches` the same with number literals kept
+    as text (what a loader uses).
     """
 
     def __init__(self, stream: BinaryIO, *, require_date: bool = True, chunk_size: int = CHUNK_SIZE) -> None:
@@ -266,12 +227,12 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
     def __next__(self) -> dict[str, Any]:
         self._started = True
         for values in self._pending:
-            return dict(zip(COLUMN_NAMES, values, strict=True))
+            return dict(zip(ROW_KEYS, values, strict=True))
         for batch, _ in self._batches:
             tuples = batch.tuples()
             if tuples:
                 self._pending = iter(tuples)
-                return dict(zip(COLUMN_NAMES, next(self._pending), strict=True))
+                return dict(zip(ROW_KEYS, next(self._pending), strict=True))
         raise StopIteration
 
     def _counted(self, batches: Iterator[_Batch]) -> Iterator[tuple[_Batch, list[Any]]]:
@@ -281,7 +242,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
             yield batch, days
 
     def row_batches(self) -> Iterator[list[tuple[Any, ...]]]:
-        """The remaining rows, in batches of tuples ordered as :data:`COLUMN_NAMES` (same types as the
+        """The remaining rows, in batches of tuples ordered as :data:`ROW_KEYS` (same types as the
         dicts: ``date`` / ``str`` / ``int`` / ``Decimal`` / None). Shares the position with ``next()``."""
         self._started = True
         rest = list(self._pending)
@@ -291,29 +252,24 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         for batch, _ in self._batches:
             yield batch.tuples()
 
-    def csv_batches(
-        self, keep: Collection[date] | None = None, suffix: bytes = b""
-    ) -> Iterator[tuple[list[date | None], bytes]]:
-        """The remaining rows as ``(report dates, CSV text)`` batches, for ``COPY … FROM STDIN (FORMAT csv,
-        NULL 'null')``: one line per row (each ending in ``\\n``), columns in :data:`COLUMN_NAMES` order,
-        the same values as the dicts (strings quoted, numbers as their exact literals, dates ISO, None as
-        unquoted ``null``), without building a Python object per value. Shares the position with
-        ``next()``. ``keep``: report dates to render (the dates list still has every row's date);
-        ``suffix``: CSV fields appended to every line (e.g. ``b',"US",42'``)."""
+    def literal_batches(self) -> Iterator[tuple[list[date | None], list[tuple[Any, ...]]]]:
+        """The remaining rows as ``(report dates, rows)`` batches: rows are tuples in catalogue order
+        (``SP_ADVERTISED_PRODUCT_COLUMNS``), with the same values as the dicts except that a non-integer
+        number may be ``msgspec.Raw``, its literal text exactly as it came (no Decimal is built for it).
+        Shares the position with ``next()``."""
         self._started = True
-        self._fast_decoder = _FAST_LITERAL_DECODER  # numbers go out as the literals they came in
+        self._fast_decoder = _FAST_LITERAL_DECODER  # numbers stay the literals they came in
         rest = list(self._pending)
         self._pending = iter(())
         if rest:
             batch = _Batch(tuples=rest)
-            days = batch.days()
-            yield days, batch.csv(days, keep, suffix)
+            yield batch.days(), batch.literals()
         for batch, days in self._batches:
-            yield days, batch.csv(days, keep, suffix)
+            yield days, batch.literals()
 
     @property
     def started(self) -> bool:
-        """True once rows were taken (``next()``, :meth:`row_batches` or :meth:`csv_batches`)."""
+        """True once rows were taken (``next()``, :meth:`row_batches` or :meth:`literal_batches`)."""
         return self._started
 
     def _fail(self, message: str) -> AdsReportFormatError:
@@ -424,7 +380,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
     def _convert(self, obj: Any) -> dict[str, Any]:
         if type(obj) is not dict:
             raise self._fail(f"row {self.rows} is not a JSON object: {obj!r:.80}")
-        out = _TEMPLATE.copy()
+        out = {**_TEMPLATE}
         spec = _SPEC
         for key, value in obj.items():
             target = spec.get(key)

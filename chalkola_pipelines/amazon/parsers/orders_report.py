@@ -16,12 +16,10 @@ import logging
 import operator
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
-
-import msgspec
 
 from chalkola_pipelines.amazon.documents import document_name
 from chalkola_pipelines.amazon.errors import OrderReportFormatError
@@ -38,7 +36,7 @@ if TYPE_CHECKING:  # imported when first used: ~80 MB that other importers of th
 logger = logging.getLogger(__name__)
 
 REQUIRED_HEADERS: tuple[str, ...] = ("amazon-order-id", "purchase-date", "asin", "quantity")
-# Headers whose value may not be blank on a data row (the warehouse key and partition need them).
+# Headers whose value may not be blank on a data row (an item needs its order and its instant).
 REQUIRED_VALUES: frozenset[str] = frozenset({"amazon-order-id", "purchase-date"})
 
 _COLUMNS_BY_HEADER: dict[str, OrderReportColumn] = {c.header: c for c in ORDER_REPORT_COLUMNS}
@@ -265,19 +263,9 @@ def _plan(
 
 
 # --------------------------------------------------------------------------------------------------
-# the iterator, and its COPY-ready path (pyarrow, in C)
+# the iterator, and its Arrow path (pyarrow, in C)
 
-#: Columns of the CSV rendered by :meth:`OrderReportRows.copy_csv`, in order (the warehouse table's).
-CSV_COLUMNS: tuple[str, ...] = (
-    "marketplace",
-    "order_date",
-    "line_number",
-    *(c.column for c in ORDER_REPORT_COLUMNS),
-    "extra_columns",
-    "report_id",
-)
-
-# Value shapes the fast path accepts as is (each a subset of what the row-by-row converters accept, with
+# Value shapes the Arrow path accepts as is (each a subset of what the row-by-row converters accept, with
 # the same meaning); anything else sends the document to the row-by-row parser, which names the problem.
 _RE_MONEY = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 _RE_INT = r"^[+-]?[0-9]+$"
@@ -287,46 +275,54 @@ _RE_TIMESTAMP = (
 )
 _BOOL_TRUE = ["true", "yes"]
 _BOOL_VALUES = ["true", "false", "yes", "no"]
-_BUCKET_US = 15 * 60 * 1_000_000  # UTC offsets and their changes are whole quarter hours
-_EPOCH_DAY = date(1970, 1, 1)
 
 
 class OrderReportNeedsRowParser(Exception):
-    """Raised while iterating :class:`OrderCsv`: a value further down the document is not one the fast path
-    takes as is. Nothing may have been committed from the CSV: roll back and load the same
+    """Raised while iterating :class:`OrderReportBatches`: a value further down the document is not one the
+    Arrow path takes as is. Discard what was taken from the batches (a loader rolls back) and read the same
     :class:`OrderReportRows` by iterating it (the row-by-row parser reads the document again)."""
 
 
-class OrderCsv:
-    """An order report rendered for ``COPY … (FORMAT csv)`` (:data:`CSV_COLUMNS`; empty unquoted = NULL).
+class OrderReportBatch(NamedTuple):
+    """~1 MB of the document's rows, in report order.
 
-    Iterate it once for the CSV blocks (~1 MB of document each, rendered while COPY consumes the previous
-    one); ``rows_per_day`` (kept days) and ``ignored`` (rows of other days) are complete afterwards.
-    Iterating may raise :class:`OrderReportNeedsRowParser`.
+    ``fields``: one column per stored header of the document, named by the header (e.g. ``amazon-order-id``):
+    catalogue headers (``ORDER_REPORT_COLUMNS``) first, as text trimmed like ``str.strip()``, blank → null,
+    each value one the row-by-row converter accepts with the same meaning (money and integers as their
+    literal, timestamps as their ISO text), ``is-business-order`` as bool; then the other non-PII headers,
+    their text as is. Catalogue headers absent from the document are absent here.
+    ``purchase_micros``: ``purchase-date`` as µs since the epoch, UTC (numpy int64).
     """
 
-    def __init__(self, blocks: Callable[[OrderCsv], Iterator[bytes]]) -> None:
-        self.rows_per_day: dict[date, int] = {}
-        self.ignored = 0
+    fields: pa.RecordBatch
+    purchase_micros: np.ndarray
+
+
+class OrderReportBatches:
+    """What :meth:`OrderReportRows.record_batches` returns: iterate it once for the :class:`OrderReportBatch`
+    blocks (read while the consumer handles the previous one). Iterating may raise
+    :class:`OrderReportNeedsRowParser`."""
+
+    def __init__(self, blocks: Callable[[], Iterator[OrderReportBatch]]) -> None:
         self._blocks = blocks
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self._blocks(self)
+    def __iter__(self) -> Iterator[OrderReportBatch]:
+        return self._blocks()
 
 
 class OrderReportRows(Iterator[dict[str, Any]]):
     """What :func:`iter_order_report_rows` returns: an iterator of typed dicts (see there).
 
-    It also offers :meth:`copy_csv`, which renders the document as COPY-ready CSV in C (pyarrow), without
-    a Python object per value, when the document is one the fast path handles exactly; the warehouse
-    loader uses it when it gets this object unwrapped and not started.
+    It also offers :meth:`record_batches`, the document as Arrow record batches read in C (pyarrow), without
+    a Python object per value, when the document is one the Arrow path handles exactly; a loader uses
+    it when it gets this object unwrapped and not started.
     """
 
     def __init__(self, stream: BinaryIO, *, encoding: str | None = None) -> None:
         self._stream = stream
         self._encoding = encoding
         self._source = document_name(stream)
-        self._data: bytes | None = None  # the document, once read whole by copy_csv
+        self._data: bytes | None = None  # the document, once read whole by record_batches
         self._rows: Iterator[dict[str, Any]] | None = None
         self.started = False
 
@@ -340,26 +336,22 @@ class OrderReportRows(Iterator[dict[str, Any]]):
             self._rows = _iter_rows(stream, self._encoding, self._source)
         return next(self._rows)
 
-    def copy_csv(
-        self,
-        *,
-        local_date_of: Callable[[datetime], date],
-        keep: Collection[date],
-        marketplace: str,
-        report_id: str,
-    ) -> OrderCsv | None:
-        """The document as CSV blocks for COPY, or None: then iterate this object (row-by-row parser).
+    @property
+    def source(self) -> str | None:
+        """The document's name (for messages), if the stream has one."""
+        return self._source
+
+    def record_batches(self) -> OrderReportBatches | None:
+        """The document as :class:`OrderReportBatch` blocks, or None: then iterate this object (row-by-row).
 
         Reads the stream to its end (the document is held in memory, so that the row-by-row parser can
-        read it again). ``order_date`` = ``local_date_of(purchase_date)``; ``line_number`` = position of
-        the item within its order in report order (rows of all days counted); rows whose day is not in
-        ``keep`` are left out and counted. None when the document visibly needs the row-by-row parser
-        (not UTF-8, a repeated header, a CR inside a line, no rows); a line with another field count or a
-        value the fast path does not take as is is found while iterating the result
-        (:class:`OrderReportNeedsRowParser`). A missing required header raises here.
+        read it again). None when the document visibly needs the row-by-row parser (not UTF-8, a repeated
+        header, a CR inside a line, no rows); a line with another field count or a value the Arrow path
+        does not take as is is found while iterating the result (:class:`OrderReportNeedsRowParser`). A
+        missing required header raises here.
         """
         if self.started:
-            raise RuntimeError("copy_csv() after iteration started")
+            raise RuntimeError("record_batches() after iteration started")
         if self._data is None:
             self._data = self._stream.read()
         try:
@@ -367,30 +359,26 @@ class OrderReportRows(Iterator[dict[str, Any]]):
         except _UseRowParser as exc:
             logger.info("order report %s: row-by-row parser (%s)", self._source or "", exc)
             return None
-        import numpy as np
 
-        keep_numbers = np.array(sorted((d - _EPOCH_DAY).days for d in set(keep)), dtype=np.int32)
-
-        def blocks(out: OrderCsv) -> Iterator[bytes]:
+        def blocks() -> Iterator[OrderReportBatch]:
             try:
-                yield from _csv_blocks(layout, out, local_date_of, keep_numbers, marketplace, report_id)
+                yield from _arrow_blocks(layout)
             except _UseRowParser as exc:
                 logger.info("order report %s: row-by-row parser (%s)", self._source or "", exc)
                 raise OrderReportNeedsRowParser(str(exc)) from None
 
-        return OrderCsv(blocks)
+        return OrderReportBatches(blocks)
 
 
 class _UseRowParser(Exception):
-    """The fast path does not take this document as is."""
+    """The Arrow path does not take this document as is."""
 
 
 class _Layout(NamedTuple):
-    body: pa.Buffer  # the document after the header line (a view, not a copy)
+    body: pa.Buffer  # the document after the header line (a view of the same bytes)
     names: list[str]  # arrow column names f0..fn
     plan: list[tuple[int, str, Any, str]]
     extras: list[tuple[int, str]]
-    absent: list[str]
 
 
 _NOT_SPACE = re.compile(rb"\S")
@@ -422,24 +410,16 @@ def _layout(data: bytes, encoding: str | None, source: str | None) -> _Layout:
     if data.find(header_line.encode(), end + 1) >= 0:
         raise _UseRowParser("the header repeats")
     header = [h.strip().lower() for h in header_line.split("\t")]
-    plan, extras, absent = _plan(header, 1, source)  # raises on a missing or repeated header
+    plan, extras, _ = _plan(header, 1, source)  # raises on a missing or repeated header
     body = pa.py_buffer(data).slice(end + 1)
-    return _Layout(body, [f"f{i}" for i in range(len(header))], plan, extras, absent)
+    return _Layout(body, [f"f{i}" for i in range(len(header))], plan, extras)
 
 
 _KINDS = {c.column: c.kind for c in ORDER_REPORT_COLUMNS}
 _BLOCK_BYTES = 1 << 20
 
 
-def _csv_blocks(
-    layout: _Layout,
-    out: OrderCsv,
-    local_date_of: Callable[[datetime], date],
-    keep_numbers: np.ndarray,
-    marketplace: str,
-    report_id: str,
-) -> Iterator[bytes]:
-    import numpy as np
+def _arrow_blocks(layout: _Layout) -> Iterator[OrderReportBatch]:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
@@ -464,18 +444,14 @@ def _csv_blocks(
             strings_can_be_null=False,
         ),
     )
-    day_of_bucket: dict[int, int] = {}  # UTC quarter hour → local day number (days since 1970-01-01)
-    lines_so_far: dict[str, int] = {}  # amazon_order_id → items seen in earlier blocks
-    rows_per_day: dict[int, int] = {}
     bool_true, bool_values = pa.array(_BOOL_TRUE), pa.array(_BOOL_VALUES)
-    write_options = pa_csv.WriteOptions(include_header=False, batch_size=8192)
+    headers = [header for *_, header in plan] + [header for _, header in extras]
     for batch in reader:
         if invalid:
             raise _UseRowParser(f"{len(invalid)} line(s) with another field count")
-        n = batch.num_rows
-        if not n:
+        if not batch.num_rows:
             continue
-        columns: dict[str, pa.Array] = {}
+        columns: list[pa.Array] = []
         purchase_micros = None
         for index, column, _, _ in plan:
             value = pc.utf8_trim_whitespace(batch.column(names[index]))  # = str.strip() (a test checks it)
@@ -485,9 +461,7 @@ def _csv_blocks(
             value = pc.if_else(blank, pa.scalar(None, pa.string()), value)
             kind = _KINDS[column]
             if kind == "money":
-                _check(
-                    value, _RE_MONEY, column
-                )  # the literal goes to numeric as is: exact, like Decimal(text)
+                _check(value, _RE_MONEY, column)  # the literal keeps its meaning exactly, like Decimal(text)
             elif kind == "int":
                 _check(value, _RE_INT, column)
             elif kind == "bool":
@@ -497,91 +471,18 @@ def _csv_blocks(
                 value = pc.if_else(pc.is_null(lower), pa.scalar(None, pa.bool_()), pc.is_in(lower, bool_true))
             elif kind == "timestamp":
                 _check(value, _RE_TIMESTAMP, column)
-                try:  # a real instant (no 30 February); the ISO text itself goes to timestamptz (faster to write)
+                try:  # a real instant (no 30 February); the ISO text itself is kept
                     instants = value.cast(pa.timestamp("us", "UTC"))
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                     raise _UseRowParser(f"{column}: a timestamp pyarrow does not read") from None
                 if column == "purchase_date":
                     purchase_micros = instants.cast(pa.int64()).to_numpy()
-            columns[column] = value
-        for column in layout.absent:
-            columns[column] = pa.nulls(n, pa.string())
+            columns.append(value)
+        columns.extend(batch.column(names[index]) for index, _ in extras)
         assert purchase_micros is not None  # purchase-date is a required header
-
-        # order_date: the local day of each UTC quarter hour (constant within one: UTC offsets, their changes
-        # and local midnights are whole quarter hours), from the caller's function once per quarter hour.
-        buckets, inverse = np.unique(purchase_micros // _BUCKET_US, return_inverse=True)
-        bucket_days = np.empty(len(buckets), dtype=np.int32)
-        for i, bucket in enumerate(buckets.tolist()):
-            day = day_of_bucket.get(bucket)
-            if day is None:
-                try:
-                    instant = datetime.fromtimestamp(bucket * (_BUCKET_US // 1_000_000), UTC)
-                    day = day_of_bucket[bucket] = (local_date_of(instant) - _EPOCH_DAY).days
-                except (OverflowError, ValueError, OSError) as exc:
-                    raise _UseRowParser(f"purchase-date out of range ({exc})") from None
-            bucket_days[i] = day
-        day_numbers = bucket_days[inverse.reshape(-1)]
-
-        # line_number: 1-based rank of the row within its amazon_order_id in report order, across blocks.
-        encoded = pc.dictionary_encode(columns["amazon_order_id"])
-        codes = encoded.indices.to_numpy()
-        order = np.argsort(codes, kind="stable")
-        sorted_codes = codes[order]
-        starts = np.empty(n, dtype=bool)
-        starts[0] = True
-        np.not_equal(sorted_codes[1:], sorted_codes[:-1], out=starts[1:])
-        positions = np.arange(n)
-        group_start = np.maximum.accumulate(np.where(starts, positions, 0))
-        ranks = np.empty(n, dtype=np.int64)
-        ranks[order] = positions - group_start + 1
-        order_ids = encoded.dictionary.to_pylist()
-        in_block = np.bincount(codes, minlength=len(order_ids)).tolist()
-        before = [lines_so_far.get(order_id, 0) for order_id in order_ids]
-        lines_so_far.update(
-            zip(order_ids, [b + c for b, c in zip(before, in_block, strict=True)], strict=True)
-        )
-        line_numbers = (ranks + np.array(before, dtype=np.int64)[codes]).astype(np.int32)
-
-        if extras:
-            extra_names = [name for _, name in extras]
-            extra_values = [batch.column(names[index]).to_pylist() for index, _ in extras]
-            encode = msgspec.json.encode
-            extra_json = pa.array(
-                [
-                    encode(dict(zip(extra_names, v, strict=True))).decode()
-                    for v in zip(*extra_values, strict=True)
-                ],
-                pa.string(),
-            )
-        else:
-            extra_json = pa.array(np.full(n, "{}", dtype=object), pa.string())
-
-        kept = np.isin(day_numbers, keep_numbers)
-        table = pa.table(
-            {
-                "marketplace": pa.array(np.full(n, marketplace, dtype=object), pa.string()),
-                "order_date": pa.array(day_numbers, pa.int32()).view(pa.date32()),
-                "line_number": pa.array(line_numbers, pa.int32()),
-                **{c.column: columns[c.column] for c in ORDER_REPORT_COLUMNS},
-                "extra_columns": extra_json,
-                "report_id": pa.array(np.full(n, report_id, dtype=object), pa.string()),
-            }
-        )
-        n_kept = int(kept.sum())
-        out.ignored += n - n_kept
-        if not n_kept:
-            continue
-        if n_kept < n:
-            table = table.filter(pa.array(kept))
-        for day, count in zip(*np.unique(day_numbers[kept], return_counts=True), strict=True):
-            rows_per_day[int(day)] = rows_per_day.get(int(day), 0) + int(count)
-        sink = io.BytesIO()
-        pa_csv.write_csv(table, sink, write_options)
-        yield sink.getvalue()
+        yield OrderReportBatch(pa.RecordBatch.from_arrays(columns, names=headers), purchase_micros)
     if invalid:
         raise _UseRowParser(f"{len(invalid)} line(s) with another field count")
-    out.rows_per_day = {_EPOCH_DAY + timedelta(days=d): c for d, c in sorted(rows_per_day.items())}
 
 
 def _check(values: pa.Array, pattern: str, column: str) -> None:
@@ -589,4 +490,4 @@ def _check(values: pa.Array, pattern: str, column: str) -> None:
 
     ok = pc.or_kleene(pc.is_null(values), pc.match_substring_regex(values, pattern))
     if not pc.all(ok).as_py():
-        raise _UseRowParser(f"{column}: a value the fast path does not take as is")
+        raise _UseRowParser(f"{column}: a value the Arrow path does not take as is")

@@ -45,7 +45,7 @@ _NUMBER_TYPES = frozenset({Decimal, int})  # type() is exact: bool is not int he
 
 @dataclass
 class SalesTrafficDocument:
-    """A parsed sales and traffic document, one dict per row, keyed by warehouse column."""
+    """A parsed sales and traffic document, one dict per row, keyed by the catalogue's ``.column`` names."""
 
     report_specification: dict
     by_date: list[dict]  # report_date, currency_code, <ST_BY_DATE_FIELDS .column>
