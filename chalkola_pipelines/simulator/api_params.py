@@ -39,6 +39,27 @@ def csv_param(request: Request, name: str) -> list[str]:
     return values
 
 
+def csv_list(request: Request, name: str, *, at_most: int, missing: str | None = None) -> list[str]:
+    """A csv parameter of at most ``at_most`` values; ``missing``: the error text when it is required."""
+    values = csv_param(request, name)
+    if missing is not None and not values:
+        raise ApiError(400, "InvalidInput", missing)
+    if len(values) > at_most:
+        raise ApiError(400, "InvalidInput", f"{name} accepts at most {at_most} values")
+    return values
+
+
+def page_size(request: Request, name: str, default: int, *, not_int: str, out_of_range: str) -> int:
+    """A page-size parameter from 1 to 100 (each API words its two errors its own way)."""
+    try:
+        size = int(request.query_params.get(name, str(default)))
+    except ValueError:
+        raise ApiError(400, "InvalidInput", not_int) from None
+    if not 1 <= size <= 100:
+        raise ApiError(400, "InvalidInput", out_of_range)
+    return size
+
+
 def encode_token(data: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
 

@@ -12,9 +12,11 @@ from starlette.responses import Response
 from chalkola_pipelines.marketplaces import UnknownMarketplaceError, get_marketplace_by_id
 from chalkola_pipelines.simulator.api_params import (
     check_marketplaces,
+    csv_list,
     csv_param,
     decode_token,
     encode_token,
+    page_size,
     parse_datetime,
 )
 from chalkola_pipelines.simulator.api_pipeline import ApiError, Ctx, json_response
@@ -41,11 +43,9 @@ async def get_orders(ctx: Ctx) -> Response:
     if "NextToken" in params:
         query = decode_token(params["NextToken"], "NextToken")
     else:
-        marketplace_ids = csv_param(ctx.request, "MarketplaceIds")
-        if not marketplace_ids:
-            raise ApiError(400, "InvalidInput", "MarketplaceIds is required")
-        if len(marketplace_ids) > 50:
-            raise ApiError(400, "InvalidInput", "MarketplaceIds accepts at most 50 values")
+        marketplace_ids = csv_list(
+            ctx.request, "MarketplaceIds", at_most=50, missing="MarketplaceIds is required"
+        )
         check_marketplaces(ctx, marketplace_ids)
         created_after = params.get("CreatedAfter")
         updated_after = params.get("LastUpdatedAfter")
@@ -89,14 +89,13 @@ async def get_orders(ctx: Ctx) -> Response:
         channels = csv_param(ctx.request, "FulfillmentChannels")
         if any(c not in ("AFN", "MFN") for c in channels):
             raise ApiError(400, "InvalidInput", "FulfillmentChannels values must be AFN or MFN")
-        try:
-            size = int(params.get("MaxResultsPerPage", "100"))
-        except ValueError:
-            raise ApiError(
-                400, "InvalidInput", "MaxResultsPerPage must be an integer from 1 to 100"
-            ) from None
-        if not 1 <= size <= 100:
-            raise ApiError(400, "InvalidInput", "MaxResultsPerPage value must be 1 - 100")
+        size = page_size(
+            ctx.request,
+            "MaxResultsPerPage",
+            100,
+            not_int="MaxResultsPerPage must be an integer from 1 to 100",
+            out_of_range="MaxResultsPerPage value must be 1 - 100",
+        )
         query = {
             "mids": marketplace_ids,
             "mode": mode,

@@ -12,10 +12,12 @@ from chalkola_pipelines.simulator import report_documents
 from chalkola_pipelines.simulator.api_downloads import presigned_url
 from chalkola_pipelines.simulator.api_params import (
     check_marketplaces,
+    csv_list,
     csv_param,
     decode_token,
     encode_token,
     json_body,
+    page_size,
     parse_datetime,
 )
 from chalkola_pipelines.simulator.api_pipeline import JSON, ApiError, Ctx, json_response
@@ -123,26 +125,23 @@ async def get_reports(ctx: Ctx) -> Response:
             )
         query = decode_token(next_token, "nextToken")
     else:
-        report_types = csv_param(ctx.request, "reportTypes")
-        if not report_types:
-            raise ApiError(400, "InvalidInput", "Either reportTypes or nextToken is required")
-        if len(report_types) > 10:
-            raise ApiError(400, "InvalidInput", "reportTypes accepts at most 10 values")
+        report_types = csv_list(
+            ctx.request, "reportTypes", at_most=10, missing="Either reportTypes or nextToken is required"
+        )
         statuses = csv_param(ctx.request, "processingStatuses")
         bad = [s for s in statuses if s not in REPORT_STATUSES]
         if bad:
             raise ApiError(
                 400, "InvalidInput", f"Invalid processingStatuses {bad}: {', '.join(REPORT_STATUSES)}"
             )
-        marketplace_ids = csv_param(ctx.request, "marketplaceIds")
-        if len(marketplace_ids) > 10:
-            raise ApiError(400, "InvalidInput", "marketplaceIds accepts at most 10 values")
-        try:
-            page_size = int(params.get("pageSize", "10"))
-        except ValueError:
-            raise ApiError(400, "InvalidInput", "pageSize must be an integer from 1 to 100") from None
-        if not 1 <= page_size <= 100:
-            raise ApiError(400, "InvalidInput", "pageSize must be from 1 to 100")
+        marketplace_ids = csv_list(ctx.request, "marketplaceIds", at_most=10)
+        size = page_size(
+            ctx.request,
+            "pageSize",
+            10,
+            not_int="pageSize must be an integer from 1 to 100",
+            out_of_range="pageSize must be from 1 to 100",
+        )
         now = state.clock.now()
         since = parse_datetime(params["createdSince"], "createdSince") if "createdSince" in params else None
         until = parse_datetime(params["createdUntil"], "createdUntil") if "createdUntil" in params else now
@@ -151,7 +150,7 @@ async def get_reports(ctx: Ctx) -> Response:
             "types": report_types,
             "statuses": statuses,
             "mids": marketplace_ids,
-            "size": page_size,
+            "size": size,
             "since": since.isoformat(),
             "until": until.isoformat(),
             "offset": 0,

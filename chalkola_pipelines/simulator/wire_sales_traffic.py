@@ -41,6 +41,29 @@ def _avg_money(total_minor: int, count: int, exponent: int, currency: str) -> di
     return _amount(int(round(total_minor / count)), exponent, currency)
 
 
+def _by_channel(
+    count: str, share: str, total: int, total_b2b: int, mobile: int, mobile_b2b: int, of: tuple[int, ...]
+) -> dict[str, Any]:
+    """One byAsin traffic measure (sessions or page views) by channel: browser, mobile app and all, each
+    also B2B, then each one's share of the marketplace's ``of`` = (browser, browser B2B, mobile, mobile B2B,
+    all, all B2B)."""
+    every, every_share = count[0].lower() + count[1:], share[0].lower() + share[1:]
+    return {
+        f"browser{count}": total - mobile,
+        f"browser{count}B2B": total_b2b - mobile_b2b,
+        f"mobileApp{count}": mobile,
+        f"mobileApp{count}B2B": mobile_b2b,
+        every: total,
+        f"{every}B2B": total_b2b,
+        f"browser{share}": _pct(total - mobile, of[0]),
+        f"browser{share}B2B": _pct(total_b2b - mobile_b2b, of[1]),
+        f"mobileApp{share}": _pct(mobile, of[2]),
+        f"mobileApp{share}B2B": _pct(mobile_b2b, of[3]),
+        every_share: _pct(total, of[4]),
+        f"{every_share}B2B": _pct(total_b2b, of[5]),
+    }
+
+
 class SalesAndTrafficReport(SellerCore):
     """The S&T report view of the seller."""
 
@@ -261,20 +284,22 @@ class SalesAndTrafficReport(SellerCore):
         browser_b2b = sums["sessions_b2b"] - sums["mobile_sessions_b2b"]
         browser_pv = sums["page_views"] - sums["mobile_page_views"]
         browser_pv_b2b = sums["page_views_b2b"] - sums["mobile_page_views_b2b"]
-        tot = {
-            "sessions": int(sums["sessions"].sum()),
-            "sessions_b2b": int(sums["sessions_b2b"].sum()),
-            "mobile": int(sums["mobile_sessions"].sum()),
-            "mobile_b2b": int(sums["mobile_sessions_b2b"].sum()),
-            "browser": int(browser.sum()),
-            "browser_b2b": int(browser_b2b.sum()),
-            "pv": int(sums["page_views"].sum()),
-            "pv_b2b": int(sums["page_views_b2b"].sum()),
-            "mpv": int(sums["mobile_page_views"].sum()),
-            "mpv_b2b": int(sums["mobile_page_views_b2b"].sum()),
-            "bpv": int(browser_pv.sum()),
-            "bpv_b2b": int(browser_pv_b2b.sum()),
-        }
+        session_totals = (
+            int(browser.sum()),
+            int(browser_b2b.sum()),
+            int(sums["mobile_sessions"].sum()),
+            int(sums["mobile_sessions_b2b"].sum()),
+            int(sums["sessions"].sum()),
+            int(sums["sessions_b2b"].sum()),
+        )
+        page_view_totals = (
+            int(browser_pv.sum()),
+            int(browser_pv_b2b.sum()),
+            int(sums["mobile_page_views"].sum()),
+            int(sums["mobile_page_views_b2b"].sum()),
+            int(sums["page_views"].sum()),
+            int(sums["page_views_b2b"].sum()),
+        )
         out: list[dict[str, Any]] = []
         for _, idx in keyed:
 
@@ -301,30 +326,10 @@ class SalesAndTrafficReport(SellerCore):
                 "totalOrderItemsB2B": s(sums["items_b2b"]),
             }
             entry["trafficByAsin"] = {
-                "browserSessions": sessions - mobile,
-                "browserSessionsB2B": s_b2b - m_b2b,
-                "mobileAppSessions": mobile,
-                "mobileAppSessionsB2B": m_b2b,
-                "sessions": sessions,
-                "sessionsB2B": s_b2b,
-                "browserSessionPercentage": _pct(sessions - mobile, tot["browser"]),
-                "browserSessionPercentageB2B": _pct(s_b2b - m_b2b, tot["browser_b2b"]),
-                "mobileAppSessionPercentage": _pct(mobile, tot["mobile"]),
-                "mobileAppSessionPercentageB2B": _pct(m_b2b, tot["mobile_b2b"]),
-                "sessionPercentage": _pct(sessions, tot["sessions"]),
-                "sessionPercentageB2B": _pct(s_b2b, tot["sessions_b2b"]),
-                "browserPageViews": pv - mpv,
-                "browserPageViewsB2B": pv_b2b - mpv_b2b,
-                "mobileAppPageViews": mpv,
-                "mobileAppPageViewsB2B": mpv_b2b,
-                "pageViews": pv,
-                "pageViewsB2B": pv_b2b,
-                "browserPageViewsPercentage": _pct(pv - mpv, tot["bpv"]),
-                "browserPageViewsPercentageB2B": _pct(pv_b2b - mpv_b2b, tot["bpv_b2b"]),
-                "mobileAppPageViewsPercentage": _pct(mpv, tot["mpv"]),
-                "mobileAppPageViewsPercentageB2B": _pct(mpv_b2b, tot["mpv_b2b"]),
-                "pageViewsPercentage": _pct(pv, tot["pv"]),
-                "pageViewsPercentageB2B": _pct(pv_b2b, tot["pv_b2b"]),
+                **_by_channel(
+                    "Sessions", "SessionPercentage", sessions, s_b2b, mobile, m_b2b, session_totals
+                ),
+                **_by_channel("PageViews", "PageViewsPercentage", pv, pv_b2b, mpv, mpv_b2b, page_view_totals),
                 "buyBoxPercentage": _pct(float(bb[idx].sum()), pv),
                 "buyBoxPercentageB2B": _pct(float(bb_b2b[idx].sum()), pv_b2b),
                 "unitSessionPercentage": _pct(units, sessions),
