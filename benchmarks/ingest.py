@@ -160,7 +160,7 @@ def make_seller(seed: int, scale: float) -> Any:
 
 
 def _dumps_json(obj: Any) -> bytes:
-    from chalkola_pipelines.simulator.documents import dumps_json
+    from chalkola_pipelines.simulator.document_encoding import dumps_json
 
     return dumps_json(obj)
 
@@ -227,7 +227,7 @@ def write_sales_traffic_documents(
 
 def write_order_document(path: Path, seed: int, scale: float, n_days: int) -> list[dt.date]:
     from chalkola_pipelines.marketplaces import local_days_window_utc
-    from chalkola_pipelines.simulator.documents import tsv_bytes
+    from chalkola_pipelines.simulator.document_encoding import tsv_bytes
 
     seller = make_seller(seed, scale)
     mkt = get_marketplace(MARKETPLACE)

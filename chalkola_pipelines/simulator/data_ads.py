@@ -50,7 +50,6 @@ class AdsAccount:
     campaign_names: list[str]
     campaign_budget: list[int]  # daily budget, minor units
     campaign_portfolio: list[int | None]
-    campaign_start: list[dt.date]
     ad_group_ids: list[int]
     ad_group_names: list[str]
     ad_ids: np.ndarray  # int64
@@ -146,7 +145,6 @@ def build_ads_account(
         campaign_names=names,
         campaign_budget=budgets,
         campaign_portfolio=portfolios,
-        campaign_start=starts,
         ad_group_ids=ag_ids,
         ad_group_names=ag_names,
         ad_ids=ad_ids,

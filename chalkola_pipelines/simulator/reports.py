@@ -168,7 +168,6 @@ class ReportStore:
     ads_reports: dict[str, AdsReport] = field(default_factory=dict)
     urls: dict[str, PresignedUrl] = field(default_factory=dict)
     _sp_counter: int = 0
-    _ads_counter: int = 0
 
     def __post_init__(self) -> None:
         self._id_rng = random.Random(f"chalkola-simulator-ids:{self.seed}")
@@ -275,7 +274,6 @@ class ReportStore:
         failure_reason: str | None = None,
     ) -> AdsReport:
         with self._lock:
-            self._ads_counter += 1
             report_id = str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4))
             pending, processing = self._delays(report_id)
             report = AdsReport(

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from chalkola_pipelines.simulator.clock import SimulatedClock
 from chalkola_pipelines.simulator.faults import FaultPlan
-from chalkola_pipelines.simulator.ratelimit import TokenBuckets
 from chalkola_pipelines.simulator.reports import ReportStore
+from chalkola_pipelines.simulator.throttling import TokenBuckets
 
 if TYPE_CHECKING:
     from chalkola_pipelines.simulator.seller import SyntheticSeller

@@ -198,7 +198,7 @@ def test_connection_reset_and_slow_download(simulator, clean_faults, tmp_path):
 
 
 def test_ads_document_faults_are_archived_as_served(simulator, clean_faults, tmp_path):
-    from chalkola_pipelines.simulator.documents import EXTRA_FIELD_NAME
+    from chalkola_pipelines.simulator.document_encoding import EXTRA_FIELD_NAME
 
     profile_id = _profile_id(simulator)
     client = ads_client(simulator)

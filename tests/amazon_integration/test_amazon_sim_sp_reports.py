@@ -131,7 +131,7 @@ def _clean_copy(simulator, spec, report_id, tmp_path) -> bytes:
 
 
 def test_corrupt_gzip_is_archived_exactly_as_served(simulator, clean_faults, tmp_path):
-    from chalkola_pipelines.simulator.documents import corrupt_gzip
+    from chalkola_pipelines.simulator.document_encoding import corrupt_gzip
 
     clean_faults.add("downloadReportDocument", "corrupt_gzip", count=1)
     spec = st_spec(11)
@@ -145,7 +145,7 @@ def test_corrupt_gzip_is_archived_exactly_as_served(simulator, clean_faults, tmp
 
 
 def test_truncated_json_is_archived_exactly_as_served(simulator, clean_faults, tmp_path):
-    from chalkola_pipelines.simulator.documents import truncate_body
+    from chalkola_pipelines.simulator.document_encoding import truncate_body
 
     clean_faults.add("downloadReportDocument", "truncated_json", count=1)
     spec = st_spec(12)
@@ -158,7 +158,7 @@ def test_truncated_json_is_archived_exactly_as_served(simulator, clean_faults, t
 
 
 def test_extra_field_is_archived_as_served(simulator, clean_faults, tmp_path):
-    from chalkola_pipelines.simulator.documents import EXTRA_FIELD_NAME
+    from chalkola_pipelines.simulator.document_encoding import EXTRA_FIELD_NAME
 
     clean_faults.add("downloadReportDocument", "extra_field", count=1)
     result = reports_client(simulator).fetch(st_spec(13), tmp_path / "r.gz")

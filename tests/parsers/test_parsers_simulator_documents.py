@@ -19,7 +19,7 @@ from chalkola_pipelines.amazon.report_columns import (
     SP_ADVERTISED_PRODUCT_DAILY_REQUEST_COLUMNS,
 )
 from chalkola_pipelines.marketplaces import get_marketplace, local_days_window_utc
-from chalkola_pipelines.simulator.documents import dumps_json, tsv_bytes
+from chalkola_pipelines.simulator.document_encoding import dumps_json, tsv_bytes
 from chalkola_pipelines.simulator.seller import SyntheticSeller
 
 DAY = dt.date.today() - dt.timedelta(days=5)

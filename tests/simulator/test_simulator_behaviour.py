@@ -31,7 +31,7 @@ from simulator_helpers import (
 from simulator_models import assert_sp_response
 
 from chalkola_pipelines.simulator.credentials import simulator_environment
-from chalkola_pipelines.simulator.documents import EXTRA_FIELD_NAME
+from chalkola_pipelines.simulator.document_encoding import EXTRA_FIELD_NAME
 from chalkola_pipelines.simulator.faults import FaultError, FaultPlan
 
 

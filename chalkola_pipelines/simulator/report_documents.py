@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from chalkola_pipelines.amazon.report_columns import ORDER_REPORT_OFFICIAL_HEADER
-from chalkola_pipelines.simulator.documents import (
+from chalkola_pipelines.simulator.document_encoding import (
     EXTRA_COLUMN_NAME,
     add_extra_field_rows,
     add_extra_field_sales_traffic,

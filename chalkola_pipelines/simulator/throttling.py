@@ -1,12 +1,27 @@
-"""Token buckets per (seller, region, operation) on the simulated clock."""
+"""Throttling as Amazon applies it: token buckets per (seller, region, operation) on the simulated clock.
+
+The rate and burst of each operation come from the client's table, :mod:`chalkola_pipelines.amazon.usage_plans`
+(one table for both sides: SP-API values are the official usage plans; the Ads API publishes none).
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 
+from chalkola_pipelines.amazon.usage_plans import ADS_API_USAGE_PLANS, SP_API_USAGE_PLANS, UsagePlan
 from chalkola_pipelines.simulator.clock import SimulatedClock
-from chalkola_pipelines.simulator.usage_plans import UsagePlan
+
+
+def usage_plan(operation: str) -> UsagePlan | None:
+    """The plan enforced for ``operation`` (None: not rate limited, e.g. LWA and document downloads)."""
+    return SP_API_USAGE_PLANS.get(operation) or ADS_API_USAGE_PLANS.get(operation)
+
+
+def format_rate(rate: float) -> str:
+    """``x-amzn-RateLimit-Limit`` value: at most 4 decimals, no trailing zeros ("0.0167", "2.0" → "2")."""
+    text = f"{rate:.4f}".rstrip("0").rstrip(".")
+    return text or "0"
 
 
 @dataclass
