@@ -21,18 +21,6 @@ ads as (
 
 ),
 
-profiles as (
-
-    select profile_id, currency_code from {{ ref('stg_amazon__ads_profiles') }}
-
-),
-
-marketplaces as (
-
-    select code as marketplace, currency from {{ ref('dim_marketplace') }}
-
-),
-
 campaign_days as (
 
     select
@@ -54,14 +42,7 @@ campaign_days as (
 
 with_currency as (
 
-    select
-        campaign_days.*,
-        -- Ads reports are in the profile's currency, which is the marketplace's
-        coalesce(profiles.currency_code, marketplaces.currency) as currency_code
-
-    from campaign_days
-    left join profiles using (profile_id)
-    left join marketplaces using (marketplace)
+    {{ ads_with_currency_code('campaign_days') }}
 
 ),
 

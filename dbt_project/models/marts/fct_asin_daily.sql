@@ -36,14 +36,6 @@ sales_traffic_days as (
 
 ),
 
-ads_rows as (
-
-    select * from {{ ref('stg_amazon__ads_sp_advertised_product') }}
-    where {{ in_build_window(changed_sources=changed_sources) }}
-        and advertised_asin is not null
-
-),
-
 marketplaces as (
 
     select code as marketplace, currency from {{ ref('dim_marketplace') }}
@@ -86,11 +78,17 @@ ads as (
         date_day,
         marketplace,
         advertised_asin as asin,
-        {{ ads_additive_measures(prefix='ad_') }},
-        max(loaded_at) as loaded_at
+        impressions as ad_impressions,
+        clicks as ad_clicks,
+        spend as ad_spend,
+        sales_7d as ad_sales_7d,
+        sales_14d as ad_sales_14d,
+        purchases_7d as ad_purchases_7d,
+        units_sold_clicks_7d as ad_units_sold_clicks_7d,
+        source_loaded_at as loaded_at
 
-    from ads_rows
-    group by 1, 2, 3
+    from {{ ref('int_ads__asin_daily') }}
+    where {{ in_build_window(changed_sources=changed_sources) }}
 
 ),
 
