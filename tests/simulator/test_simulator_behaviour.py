@@ -300,17 +300,20 @@ def test_expired_url_faults(sim, sp, faults) -> None:
 
 def test_corrupt_and_truncated_and_drifted_documents(sim, sp, faults) -> None:
     report = _done_st_report(sp)
-    url = call(sp, "GET", f"/reports/2021-06-30/documents/{report['reportDocumentId']}").json()["url"]
+
+    def url() -> str:  # a fresh presigned URL per download: it lives 300 simulated s (0.5 s at scale 600)
+        return call(sp, "GET", f"/reports/2021-06-30/documents/{report['reportDocumentId']}").json()["url"]
+
     faults.add("downloadReportDocument", "corrupt_gzip")
     with pytest.raises((OSError, EOFError, zlib.error)):
-        gzip.decompress(download(url).content)
+        gzip.decompress(download(url()).content)
     faults.add("downloadReportDocument", "truncated_json")
     with pytest.raises(json.JSONDecodeError):
-        gunzip_json(download(url).content)
+        gunzip_json(download(url()).content)
     faults.add("downloadReportDocument", "extra_field")
-    drifted = gunzip_json(download(url).content)
+    drifted = gunzip_json(download(url()).content)
     assert EXTRA_FIELD_NAME in drifted
-    assert EXTRA_FIELD_NAME not in gunzip_json(download(url).content)
+    assert EXTRA_FIELD_NAME not in gunzip_json(download(url()).content)
 
 
 def test_ads_faults(sim, ads, faults) -> None:
