@@ -3,7 +3,7 @@
 For each report kind (Ads spAdvertisedProduct, sales & traffic, order report) the same synthetic documents
 (``SyntheticSeller``) are loaded twice into a throwaway database on the warehouse server:
 
-- ours: ``open_document`` (gzip) → parser → ``warehouse.loaders.replace_*`` (delete + COPY, one transaction)
+- ours: ``open_document`` (gzip) → parser → ``warehouse.<family>_tables.replace_*`` (delete + COPY, one transaction)
 - raw:  ``COPY <table> FROM STDIN`` of exactly the same rows, pre-rendered as CSV in the warehouse's one
         COPY encoding (``warehouse.partition_copy``): the physical limit of this machine (no Python per row).
 

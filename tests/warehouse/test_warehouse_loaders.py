@@ -17,16 +17,17 @@ from chalkola_pipelines.amazon.report_columns import (
     ST_BY_DATE_FIELDS,
 )
 from chalkola_pipelines.marketplaces import get_marketplace
-from chalkola_pipelines.warehouse.loaders import (
+from chalkola_pipelines.warehouse.ads_tables import (
     ADS_SP_ADVERTISED_PRODUCT_COLUMNS,
-    ORDER_ITEM_COLUMNS,
+    replace_ads_advertised_product,
+    upsert_ads_profiles,
+)
+from chalkola_pipelines.warehouse.order_tables import ORDER_ITEM_COLUMNS, replace_order_items
+from chalkola_pipelines.warehouse.partition_copy import WarehouseLoadError
+from chalkola_pipelines.warehouse.sales_traffic_tables import (
     ST_BY_ASIN_COLUMNS,
     ST_BY_DATE_COLUMNS,
-    WarehouseLoadError,
-    replace_ads_advertised_product,
-    replace_order_items,
     replace_sales_traffic_day,
-    upsert_ads_profiles,
 )
 
 US = get_marketplace("US")

@@ -10,7 +10,8 @@ import pytest
 
 from chalkola_pipelines.amazon.report_columns import ORDER_REPORT_COLUMNS
 from chalkola_pipelines.marketplaces import get_marketplace
-from chalkola_pipelines.warehouse.loaders import WarehouseLoadError, replace_order_items
+from chalkola_pipelines.warehouse.order_tables import replace_order_items
+from chalkola_pipelines.warehouse.partition_copy import WarehouseLoadError
 
 US = get_marketplace("US")
 DAY = dt.date(2025, 3, 1)

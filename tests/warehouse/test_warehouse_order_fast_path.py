@@ -22,8 +22,8 @@ from chalkola_pipelines.amazon.parsers.orders_report import (
 )
 from chalkola_pipelines.amazon.report_columns import ORDER_REPORT_OFFICIAL_HEADER
 from chalkola_pipelines.marketplaces import get_marketplace
-from chalkola_pipelines.warehouse.loaders import WarehouseLoadError, replace_order_items
-from chalkola_pipelines.warehouse.order_tables import order_item_csv
+from chalkola_pipelines.warehouse.order_tables import order_item_csv, replace_order_items
+from chalkola_pipelines.warehouse.partition_copy import WarehouseLoadError
 
 US = get_marketplace("US")
 JP = get_marketplace("JP")

@@ -18,11 +18,9 @@ from chalkola_pipelines.amazon.report_columns import (
     ST_BY_DATE_FIELDS,
 )
 from chalkola_pipelines.marketplaces import get_marketplace
-from chalkola_pipelines.warehouse.loaders import (
-    replace_ads_advertised_product,
-    replace_order_items,
-    replace_sales_traffic_day,
-)
+from chalkola_pipelines.warehouse.ads_tables import replace_ads_advertised_product
+from chalkola_pipelines.warehouse.order_tables import replace_order_items
+from chalkola_pipelines.warehouse.sales_traffic_tables import replace_sales_traffic_day
 
 US = get_marketplace("US")
 JP = get_marketplace("JP")
@@ -279,7 +277,7 @@ def _random_ads_document(seed: int, n: int) -> bytes:
 
 def test_ads_fast_path_equals_row_path_on_random_documents(db: psycopg.Connection) -> None:
     from chalkola_pipelines.amazon.parsers.ads_report import SpAdvertisedProductRows
-    from chalkola_pipelines.warehouse.loaders import ADS_SP_ADVERTISED_PRODUCT_COLUMNS
+    from chalkola_pipelines.warehouse.ads_tables import ADS_SP_ADVERTISED_PRODUCT_COLUMNS
 
     columns = ", ".join(f"{c}::text" for c in ADS_SP_ADVERTISED_PRODUCT_COLUMNS)
     select = (
