@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from chalkola_pipelines.amazon.ads import AdsClient
     from chalkola_pipelines.amazon.credentials import LwaCredentials
     from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
-    from chalkola_pipelines.amazon.ratelimit import RateLimiter
     from chalkola_pipelines.amazon.sp_reports import SpReportsClient
+    from chalkola_pipelines.amazon.token_buckets import RateLimiter
     from chalkola_pipelines.warehouse.landing import LandingStore
     from chalkola_pipelines.warehouse.ledger import ReportLedger
 
@@ -131,7 +131,7 @@ class AmazonApiResource(dg.ConfigurableResource):
         self, marketplace: Marketplace, rate_limiter: RateLimiter | None = None
     ) -> Iterator[SpReportsClient]:
         """An SP-API Reports client for the marketplace's region (closed on exit)."""
-        from chalkola_pipelines.amazon.http import sp_http_client
+        from chalkola_pipelines.amazon.client_factories import sp_http_client
         from chalkola_pipelines.amazon.sp_reports import SpReportsClient
 
         credentials = self.sp_credentials(marketplace)
@@ -149,7 +149,7 @@ class AmazonApiResource(dg.ConfigurableResource):
     ) -> Iterator[AdsClient]:
         """An Ads API client for one region (closed on exit)."""
         from chalkola_pipelines.amazon.ads import AdsClient
-        from chalkola_pipelines.amazon.http import ads_http_client
+        from chalkola_pipelines.amazon.client_factories import ads_http_client
 
         credentials = self.ads_credentials(region, marketplace)
         http = ads_http_client(region, credentials, endpoints=self.endpoints(), rate_limiter=rate_limiter)
@@ -161,7 +161,7 @@ class AmazonApiResource(dg.ConfigurableResource):
 
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse Postgres (``DATABASE_URL`` or the embedded server), the landing store and the shared
-    rate limiter. The URL may carry a password: it is never logged (``redact_url``)."""
+    rate limiter. The URL may carry a password: it is never logged (``postgres.mask_url_password``)."""
 
     database_url: str | None = _secret("Warehouse URL (DATABASE_URL); unset → the embedded PostgreSQL")
     landing_dir: str | None = Field(
@@ -190,9 +190,9 @@ class WarehouseResource(dg.ConfigurableResource):
         return self._url
 
     def redacted_url(self) -> str:
-        from chalkola_pipelines.warehouse.postgres import redact_url
+        from chalkola_pipelines.warehouse.postgres import mask_url_password
 
-        return redact_url(self.url())
+        return mask_url_password(self.url())
 
     def connect(self, *, autocommit: bool = True) -> psycopg.Connection:
         """A new psycopg connection (pooler-safe: no server-side prepared statements).
@@ -216,7 +216,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def rate_limiter(self) -> RateLimiter:
         """The Postgres-backed limiter shared by every run (and machine) of this seller."""
-        from chalkola_pipelines.warehouse.rate_limiter import PostgresRateLimiter
+        from chalkola_pipelines.warehouse.shared_rate_limiter import PostgresRateLimiter
 
         return PostgresRateLimiter(self.url(), namespace=self.rate_limit_namespace)
 

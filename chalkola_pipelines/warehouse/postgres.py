@@ -54,7 +54,7 @@ def sqlalchemy_url(url: str) -> str:
     return normalize_url(url).replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
-def redact_url(url: str) -> str:
+def mask_url_password(url: str) -> str:
     """The URL with any password replaced by ***, for logs and messages."""
     parts = urlsplit(url)
     if parts.password:

@@ -17,9 +17,9 @@ from chalkola_pipelines.amazon.credentials import (
 )
 from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
 from chalkola_pipelines.amazon.errors import AmazonAuthError
-from chalkola_pipelines.amazon.http import RetryPolicy
 from chalkola_pipelines.amazon.lwa import LwaTokenProvider, clear_token_cache
-from chalkola_pipelines.amazon.ratelimit import InMemoryRateLimiter, RateLimiter
+from chalkola_pipelines.amazon.retries import RetryPolicy
+from chalkola_pipelines.amazon.token_buckets import InMemoryRateLimiter, RateLimiter
 
 SECRET = "amzn1.oa2-cs.v1.SUPER-SECRET-CLIENT-SECRET"
 REFRESH = "Atzr|IwEBIREFRESH-TOKEN-THAT-MUST-NEVER-LEAK"
