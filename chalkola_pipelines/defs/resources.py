@@ -213,11 +213,6 @@ class WarehouseResource(dg.ConfigurableResource):
             self._url = url
         return self._url
 
-    def redacted_url(self) -> str:
-        from chalkola_pipelines.warehouse.postgres import mask_url_password
-
-        return mask_url_password(self.url())
-
     def connect(self, *, autocommit: bool = True) -> psycopg.Connection:
         """A new psycopg connection (pooler-safe: no server-side prepared statements).
 

