@@ -29,9 +29,7 @@ import msgspec
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from chalkola_pipelines.amazon.parsers.ads_report import COLUMN_NAMES as ADS_PARSER_COLUMNS
 from chalkola_pipelines.amazon.parsers.ads_report import SpAdvertisedProductRows
-from chalkola_pipelines.amazon.parsers.orders_report import CSV_COLUMNS as ORDER_PARSER_CSV_COLUMNS
 from chalkola_pipelines.amazon.parsers.orders_report import (
     OrderCsv,
     OrderReportNeedsRowParser,
@@ -103,14 +101,10 @@ ADS_PROFILE_COLUMNS: tuple[str, ...] = (
     "request_id",
 )
 
-assert ORDER_ITEM_COLUMNS == ORDER_PARSER_CSV_COLUMNS, "the order parser's CSV follows the table"
-
 _ST_DATE_FIELD_COLUMNS = tuple(f.column for f in ST_BY_DATE_FIELDS)
 _ST_ASIN_FIELD_COLUMNS = tuple(f.column for f in ST_BY_ASIN_FIELDS)
 _ORDER_FIELD_COLUMNS = tuple(c.column for c in ORDER_REPORT_COLUMNS)
 _ADS_FIELD_COLUMNS = tuple(c.column for c in SP_ADVERTISED_PRODUCT_COLUMNS)
-assert _ADS_FIELD_COLUMNS[0] == "report_date", "ads loader expects report_date first in the catalogue"
-assert _ADS_FIELD_COLUMNS == ADS_PARSER_COLUMNS, "the parser's row tuples follow the catalogue"
 # the parser's CSV lines (catalogue order) with our three columns appended
 _ADS_CSV_COLUMNS = (*_ADS_FIELD_COLUMNS, "marketplace", "profile_id", "report_id")
 
