@@ -1,8 +1,9 @@
 """The one Dagster ``Definitions`` of chalkola-pipelines (``dagster dev -m chalkola_pipelines.definitions``).
 
 Read when the definitions load (documented, stable per deployment): ``CHALKOLA_MARKETPLACES``,
-``CHALKOLA_START_DATE`` and which credential variables are set (their values are read by Dagster when a run
-starts, never here). Everything else (URLs, secrets) is resolved at run time.
+``CHALKOLA_START_DATE`` and which credential and Amazon endpoint variables are set (``CHALKOLA_AMAZON_SIMULATOR``,
+per-host overrides; their values are read by Dagster when a run starts, never here). Everything else (URLs,
+secrets) is resolved at run time.
 """
 
 from __future__ import annotations

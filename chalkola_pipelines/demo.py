@@ -259,9 +259,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _redacted(url: str) -> str:
-    from chalkola_pipelines.warehouse.postgres import redact_url
+    from chalkola_pipelines.warehouse.postgres import mask_url_password
 
-    return redact_url(url)
+    return mask_url_password(url)
 
 
 def _ratio(numerator: Decimal | None, denominator: Decimal | None) -> str:

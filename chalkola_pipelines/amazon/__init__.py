@@ -15,6 +15,7 @@ from chalkola_pipelines.amazon.ads import (
     profile_marketplace,
     profiles_by_marketplace,
 )
+from chalkola_pipelines.amazon.client_factories import ads_http_client, sp_http_client
 from chalkola_pipelines.amazon.credentials import (
     LwaCredentials,
     ads_credentials_from_env,
@@ -35,11 +36,12 @@ from chalkola_pipelines.amazon.errors import (
     ReportTimeoutError,
     SalesTrafficFormatError,
 )
-from chalkola_pipelines.amazon.http import AmazonHttpClient, RetryPolicy, ads_http_client, sp_http_client
 from chalkola_pipelines.amazon.lwa import LwaTokenProvider
-from chalkola_pipelines.amazon.ratelimit import InMemoryRateLimiter, RateLimiter
+from chalkola_pipelines.amazon.retries import RetryPolicy
 from chalkola_pipelines.amazon.sp_orders import SpOrdersClient
 from chalkola_pipelines.amazon.sp_reports import ReportResult, ReportSpec, SpReportsClient
+from chalkola_pipelines.amazon.token_buckets import InMemoryRateLimiter, RateLimiter
+from chalkola_pipelines.amazon.transport import AmazonHttpClient
 
 __all__ = [
     "AdsClient",

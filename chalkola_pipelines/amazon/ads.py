@@ -22,8 +22,8 @@ from chalkola_pipelines.amazon.errors import (
     AmazonApiError,
     DocumentExpiredError,
 )
-from chalkola_pipelines.amazon.http import AmazonHttpClient
 from chalkola_pipelines.amazon.report_columns import SP_ADVERTISED_PRODUCT_DAILY_REQUEST_COLUMNS
+from chalkola_pipelines.amazon.transport import AmazonHttpClient
 from chalkola_pipelines.marketplaces import (
     Marketplace,
     UnknownMarketplaceError,

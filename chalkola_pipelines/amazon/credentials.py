@@ -7,7 +7,6 @@ Environment variables (one app for SP-API, one for the Ads API, one refresh toke
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,12 +29,6 @@ class LwaCredentials:
         return f"LwaCredentials(client_id={self.client_id!r}, client_secret='{REDACTED}', refresh_token='{REDACTED}')"
 
     __str__ = __repr__
-
-    @property
-    def fingerprint(self) -> str:
-        """A short, non-reversible id of (client id, refresh token): safe for cache keys and logs."""
-        digest = hashlib.sha256(f"{self.client_id}\0{self.refresh_token}".encode()).hexdigest()
-        return digest[:12]
 
     def secrets(self) -> tuple[str, ...]:
         """The secret values, for redaction filters."""

@@ -1,9 +1,12 @@
 """Hosts of Login With Amazon, SP-API and the Ads API per region; the simulator layout.
 
-``AmazonEndpoints.from_env()`` is what the pipeline uses: ``CHALKOLA_AMAZON_SIMULATOR=URL`` points every
-host at the local simulator; otherwise the production hosts, each of which can be overridden one by one:
-``CHALKOLA_SP_LWA_TOKEN_URL``, ``CHALKOLA_ADS_LWA_TOKEN_URL_{NA,EU,FE}``, ``CHALKOLA_SP_API_URL_{NA,EU,FE}``,
-``CHALKOLA_ADS_API_URL_{NA,EU,FE}`` (these also apply on top of the simulator layout).
+Endpoints are configuration, one setting per host on top of a layout (``ENDPOINT_SETTINGS``): a
+``simulator_url`` points every host at the local simulator, otherwise the production hosts; then each host
+can be overridden one by one (also on top of the simulator layout). ``AmazonEndpoints.from_settings`` builds
+them from those settings (what ``defs.resources.AmazonApiResource`` does with its fields);
+``AmazonEndpoints.from_env()`` reads the same settings from their environment variables:
+``CHALKOLA_AMAZON_SIMULATOR``, ``CHALKOLA_SP_LWA_TOKEN_URL``, ``CHALKOLA_ADS_LWA_TOKEN_URL_{NA,EU,FE}``,
+``CHALKOLA_SP_API_URL_{NA,EU,FE}``, ``CHALKOLA_ADS_API_URL_{NA,EU,FE}``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,17 @@ from types import MappingProxyType
 from chalkola_pipelines.marketplaces import REGIONS, Region
 
 SIMULATOR_ENV = "CHALKOLA_AMAZON_SIMULATOR"
+
+#: setting name (an ``AmazonApiResource`` field) → the environment variable that configures it.
+ENDPOINT_SETTINGS: Mapping[str, str] = MappingProxyType(
+    {
+        "simulator_url": SIMULATOR_ENV,
+        "sp_lwa_token_url": "CHALKOLA_SP_LWA_TOKEN_URL",
+        **{f"ads_lwa_token_url_{r}": f"CHALKOLA_ADS_LWA_TOKEN_URL_{r.upper()}" for r in REGIONS},
+        **{f"sp_api_url_{r}": f"CHALKOLA_SP_API_URL_{r.upper()}" for r in REGIONS},
+        **{f"ads_api_url_{r}": f"CHALKOLA_ADS_API_URL_{r.upper()}" for r in REGIONS},
+    }
+)
 
 _PROD_SP_LWA = "https://api.amazon.com/auth/o2/token"
 _PROD_ADS_LWA: dict[Region, str] = {
@@ -69,25 +83,35 @@ class AmazonEndpoints:
         )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> AmazonEndpoints:
-        """``CHALKOLA_AMAZON_SIMULATOR`` → simulator layout, else production; then per-host overrides."""
-        sim = (environ.get(SIMULATOR_ENV) or "").strip()
+    def from_settings(cls, settings: Mapping[str, str | None]) -> AmazonEndpoints:
+        """``simulator_url`` → simulator layout, else production; then every per-host setting that is set.
+
+        ``settings`` is keyed by the names of ``ENDPOINT_SETTINGS``; a missing, empty or blank value means
+        "not set"."""
+        unknown = sorted(set(settings) - set(ENDPOINT_SETTINGS))
+        if unknown:
+            raise ValueError(f"unknown endpoint setting(s) {unknown}; known: {sorted(ENDPOINT_SETTINGS)}")
+
+        def setting(name: str) -> str:
+            return (settings.get(name) or "").strip()
+
+        sim = setting("simulator_url")
         base = cls.simulator(sim) if sim else cls.production()
-        sp_lwa = (environ.get("CHALKOLA_SP_LWA_TOKEN_URL") or "").strip() or base.sp_lwa_token_url
 
         def regional(prefix: str, current: Mapping[Region, str]) -> dict[Region, str]:
-            out: dict[Region, str] = {}
-            for r in REGIONS:
-                override = (environ.get(f"{prefix}_{r.upper()}") or "").strip()
-                out[r] = override or current[r]
-            return out
+            return {r: setting(f"{prefix}_{r}") or current[r] for r in REGIONS}
 
         return cls(
-            sp_lwa_token_url=sp_lwa.rstrip("/"),
-            ads_lwa_token_urls=regional("CHALKOLA_ADS_LWA_TOKEN_URL", base.ads_lwa_token_urls),
-            sp_api_base_urls=regional("CHALKOLA_SP_API_URL", base.sp_api_base_urls),
-            ads_api_base_urls=regional("CHALKOLA_ADS_API_URL", base.ads_api_base_urls),
+            sp_lwa_token_url=(setting("sp_lwa_token_url") or base.sp_lwa_token_url).rstrip("/"),
+            ads_lwa_token_urls=regional("ads_lwa_token_url", base.ads_lwa_token_urls),
+            sp_api_base_urls=regional("sp_api_url", base.sp_api_base_urls),
+            ads_api_base_urls=regional("ads_api_url", base.ads_api_base_urls),
         )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> AmazonEndpoints:
+        """``from_settings`` with each setting read from its environment variable (``ENDPOINT_SETTINGS``)."""
+        return cls.from_settings({name: environ.get(var) for name, var in ENDPOINT_SETTINGS.items()})
 
     @property
     def is_simulator(self) -> bool:

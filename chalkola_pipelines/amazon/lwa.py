@@ -18,18 +18,17 @@ import httpx
 
 from chalkola_pipelines.amazon.credentials import REDACTED, LwaCredentials
 from chalkola_pipelines.amazon.errors import AmazonApiError, AmazonAuthError
-from chalkola_pipelines.amazon.http import (
+from chalkola_pipelines.amazon.retries import (
     RETRYABLE_STATUSES,
-    USER_AGENT,
+    RetryableResponse,
     RetryPolicy,
-    _error_details,
-    _RetryableResponse,
     call_with_retries,
+    error_details,
     parse_json,
     parse_retry_after,
-    redact_url,
     request_id_of,
 )
+from chalkola_pipelines.amazon.transport import USER_AGENT, strip_url_query
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +95,7 @@ class LwaTokenProvider:
         self._key = (token_url, credentials.client_id, refresh_hash)
 
     def __repr__(self) -> str:
-        return f"LwaTokenProvider(label={self.label!r}, token_url={redact_url(self.token_url)!r}, credentials={self.credentials!r})"
+        return f"LwaTokenProvider(label={self.label!r}, token_url={strip_url_query(self.token_url)!r}, credentials={self.credentials!r})"
 
     def access_token(self) -> str:
         """A valid access token: from the cache, or fetched (one fetch at a time per credential set)."""
@@ -138,7 +137,7 @@ class LwaTokenProvider:
             "client_id": self.credentials.client_id,
             "client_secret": self.credentials.client_secret,
         }
-        safe_url = redact_url(self.token_url)
+        safe_url = strip_url_query(self.token_url)
 
         def attempt() -> httpx.Response:
             started = self._clock()
@@ -156,7 +155,7 @@ class LwaTokenProvider:
                 request_id_of(response.headers),
             )
             if response.status_code in RETRYABLE_STATUSES:
-                raise _RetryableResponse(response, parse_retry_after(response.headers.get("Retry-After")))
+                raise RetryableResponse(response, parse_retry_after(response.headers.get("Retry-After")))
             return response
 
         try:
@@ -184,7 +183,7 @@ class LwaTokenProvider:
         return token, expires_in
 
     def _refusal_message(self, response: httpx.Response) -> str:
-        code, description = _error_details(response.content)
+        code, description = error_details(response.content)
         what = {
             "invalid_grant": (
                 f"the {self.label} is invalid, expired or revoked (or was issued to another app). "

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalkola_pipelines.amazon.errors import AmazonApiError
-from chalkola_pipelines.amazon.http import AmazonHttpClient
+from chalkola_pipelines.amazon.transport import AmazonHttpClient
 from chalkola_pipelines.marketplaces import iso_z
 
 logger = logging.getLogger(__name__)

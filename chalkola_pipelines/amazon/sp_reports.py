@@ -24,7 +24,8 @@ from chalkola_pipelines.amazon.async_jobs import (
     Phase,
 )
 from chalkola_pipelines.amazon.errors import AmazonApiError, DocumentExpiredError, ReportFatalError
-from chalkola_pipelines.amazon.http import AmazonHttpClient, DownloadResult
+from chalkola_pipelines.amazon.presigned import DownloadResult
+from chalkola_pipelines.amazon.transport import AmazonHttpClient
 from chalkola_pipelines.marketplaces import iso_z
 
 logger = logging.getLogger(__name__)

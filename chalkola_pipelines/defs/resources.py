@@ -1,9 +1,12 @@
-"""Dagster resources: Amazon API credentials (EnvVar secrets) and the warehouse (Postgres + landing + limiter).
+"""Dagster resources: Amazon API credentials (EnvVar secrets) and endpoints, and the warehouse (Postgres +
+landing + limiter).
 
 Secrets are ``EnvVar``s: Dagster stores the variable *name* in run config, never the value, and the fields
 are excluded from ``repr``. Regional refresh tokens are optional (a seller may sell in one region only):
 ``build_resources`` wires an ``EnvVar`` for each variable that is set when the definitions load, and a
-marketplace whose region has no token fails with one line naming the missing variable.
+marketplace whose region has no token fails with one line naming the missing variable. The Amazon hosts are
+resource fields too (``simulator_url`` and per-host overrides, unset = Amazon's production hosts), wired the
+same way from ``CHALKOLA_AMAZON_SIMULATOR`` and friends (``amazon.endpoints.ENDPOINT_SETTINGS``).
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ if TYPE_CHECKING:
     from chalkola_pipelines.amazon.ads import AdsClient
     from chalkola_pipelines.amazon.credentials import LwaCredentials
     from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
-    from chalkola_pipelines.amazon.ratelimit import RateLimiter
     from chalkola_pipelines.amazon.sp_reports import SpReportsClient
+    from chalkola_pipelines.amazon.token_buckets import RateLimiter
     from chalkola_pipelines.warehouse.landing import LandingStore
     from chalkola_pipelines.warehouse.ledger import ReportLedger
 
@@ -50,11 +53,16 @@ def _secret(description: str) -> Any:
     return Field(default=None, repr=False, description=description)
 
 
+def _host(description: str) -> Any:
+    return Field(default=None, description=f"{description}; unset → the simulator layout or Amazon's host")
+
+
 class AmazonApiResource(dg.ConfigurableResource):
     """LWA credentials of the SP-API app and the Ads API app, one refresh token per region.
 
-    Endpoints come from ``AmazonEndpoints.from_env()`` (``CHALKOLA_AMAZON_SIMULATOR`` points every host at
-    the local simulator). Clients are created per run and closed by the context managers below.
+    Endpoints are fields: unset, every host is Amazon's production host; ``simulator_url`` points every
+    host at the local simulator; each per-host field overrides one host (on top of either layout). Clients
+    are created per run and closed by the context managers below.
     """
 
     sp_lwa_client_id: str | None = _secret("SP-API LWA client id (SP_LWA_CLIENT_ID)")
@@ -67,6 +75,21 @@ class AmazonApiResource(dg.ConfigurableResource):
     ads_refresh_token_na: str | None = _secret("Ads API refresh token, North America (ADS_REFRESH_TOKEN_NA)")
     ads_refresh_token_eu: str | None = _secret("Ads API refresh token, Europe (ADS_REFRESH_TOKEN_EU)")
     ads_refresh_token_fe: str | None = _secret("Ads API refresh token, Far East (ADS_REFRESH_TOKEN_FE)")
+    simulator_url: str | None = Field(
+        default=None,
+        description="Local Amazon simulator base URL (CHALKOLA_AMAZON_SIMULATOR): every host points at it; "
+        "unset → Amazon's production hosts",
+    )
+    sp_lwa_token_url: str | None = _host("SP-API LWA token URL (CHALKOLA_SP_LWA_TOKEN_URL)")
+    ads_lwa_token_url_na: str | None = _host("Ads API LWA token URL, NA (CHALKOLA_ADS_LWA_TOKEN_URL_NA)")
+    ads_lwa_token_url_eu: str | None = _host("Ads API LWA token URL, EU (CHALKOLA_ADS_LWA_TOKEN_URL_EU)")
+    ads_lwa_token_url_fe: str | None = _host("Ads API LWA token URL, FE (CHALKOLA_ADS_LWA_TOKEN_URL_FE)")
+    sp_api_url_na: str | None = _host("SP-API base URL, NA (CHALKOLA_SP_API_URL_NA)")
+    sp_api_url_eu: str | None = _host("SP-API base URL, EU (CHALKOLA_SP_API_URL_EU)")
+    sp_api_url_fe: str | None = _host("SP-API base URL, FE (CHALKOLA_SP_API_URL_FE)")
+    ads_api_url_na: str | None = _host("Ads API base URL, NA (CHALKOLA_ADS_API_URL_NA)")
+    ads_api_url_eu: str | None = _host("Ads API base URL, EU (CHALKOLA_ADS_API_URL_EU)")
+    ads_api_url_fe: str | None = _host("Ads API base URL, FE (CHALKOLA_ADS_API_URL_FE)")
     sp_report_poll_seconds: float = Field(
         default=1.0, description="First getReport polling interval (grows ×1.5 up to 60 s)"
     )
@@ -122,16 +145,17 @@ class AmazonApiResource(dg.ConfigurableResource):
 
     # -- clients
     def endpoints(self) -> AmazonEndpoints:
-        from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
+        """The hosts this resource is configured for (see the class docstring)."""
+        from chalkola_pipelines.amazon.endpoints import ENDPOINT_SETTINGS, AmazonEndpoints
 
-        return AmazonEndpoints.from_env()
+        return AmazonEndpoints.from_settings({name: getattr(self, name) for name in ENDPOINT_SETTINGS})
 
     @contextlib.contextmanager
     def sp_reports_client(
         self, marketplace: Marketplace, rate_limiter: RateLimiter | None = None
     ) -> Iterator[SpReportsClient]:
         """An SP-API Reports client for the marketplace's region (closed on exit)."""
-        from chalkola_pipelines.amazon.http import sp_http_client
+        from chalkola_pipelines.amazon.client_factories import sp_http_client
         from chalkola_pipelines.amazon.sp_reports import SpReportsClient
 
         credentials = self.sp_credentials(marketplace)
@@ -149,7 +173,7 @@ class AmazonApiResource(dg.ConfigurableResource):
     ) -> Iterator[AdsClient]:
         """An Ads API client for one region (closed on exit)."""
         from chalkola_pipelines.amazon.ads import AdsClient
-        from chalkola_pipelines.amazon.http import ads_http_client
+        from chalkola_pipelines.amazon.client_factories import ads_http_client
 
         credentials = self.ads_credentials(region, marketplace)
         http = ads_http_client(region, credentials, endpoints=self.endpoints(), rate_limiter=rate_limiter)
@@ -161,7 +185,7 @@ class AmazonApiResource(dg.ConfigurableResource):
 
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse Postgres (``DATABASE_URL`` or the embedded server), the landing store and the shared
-    rate limiter. The URL may carry a password: it is never logged (``redact_url``)."""
+    rate limiter. The URL may carry a password: it is never logged (``postgres.mask_url_password``)."""
 
     database_url: str | None = _secret("Warehouse URL (DATABASE_URL); unset → the embedded PostgreSQL")
     landing_dir: str | None = Field(
@@ -189,11 +213,6 @@ class WarehouseResource(dg.ConfigurableResource):
             self._url = url
         return self._url
 
-    def redacted_url(self) -> str:
-        from chalkola_pipelines.warehouse.postgres import redact_url
-
-        return redact_url(self.url())
-
     def connect(self, *, autocommit: bool = True) -> psycopg.Connection:
         """A new psycopg connection (pooler-safe: no server-side prepared statements).
 
@@ -216,7 +235,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def rate_limiter(self) -> RateLimiter:
         """The Postgres-backed limiter shared by every run (and machine) of this seller."""
-        from chalkola_pipelines.warehouse.rate_limiter import PostgresRateLimiter
+        from chalkola_pipelines.warehouse.shared_rate_limiter import PostgresRateLimiter
 
         return PostgresRateLimiter(self.url(), namespace=self.rate_limit_namespace)
 
@@ -226,11 +245,15 @@ def _env_var_if_set(name: str, environ: Mapping[str, str]) -> dg.EnvVar | None:
 
 
 def build_amazon_resource(environ: Mapping[str, str] = os.environ) -> AmazonApiResource:
-    """``AmazonApiResource`` with an ``EnvVar`` for every credential variable that is set (values are read
-    by Dagster when a run starts, never here)."""
+    """``AmazonApiResource`` with an ``EnvVar`` for every credential and endpoint variable that is set
+    (values are read by Dagster when a run starts, never here)."""
+    from chalkola_pipelines.amazon.endpoints import ENDPOINT_SETTINGS
+
     fields: dict[str, Any] = {}
     for name in (*SP_SECRET_ENV, *ADS_SECRET_ENV, *SP_TOKEN_ENV.values(), *ADS_TOKEN_ENV.values()):
         fields[name.lower()] = _env_var_if_set(name, environ)
+    for attr, name in ENDPOINT_SETTINGS.items():
+        fields[attr] = _env_var_if_set(name, environ)
     for name, attr in (("CHALKOLA_SP_REPORT_POLL_SECONDS", "sp_report_poll_seconds"),
                        ("CHALKOLA_ADS_REPORT_POLL_SECONDS", "ads_report_poll_seconds")):  # fmt: skip
         value = (environ.get(name) or "").strip()

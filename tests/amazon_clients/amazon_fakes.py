@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 
-from chalkola_pipelines.amazon.http import AmazonHttpClient, RetryPolicy
-from chalkola_pipelines.amazon.ratelimit import NoRateLimiter
+from chalkola_pipelines.amazon.retries import RetryPolicy
+from chalkola_pipelines.amazon.token_buckets import NoRateLimiter
+from chalkola_pipelines.amazon.transport import AmazonHttpClient
 
 ACCESS_TOKEN = "Atza|UNIT-TEST-ACCESS-TOKEN-never-log-me"
 SP_BASE = "https://sellingpartnerapi-eu.amazon.com"

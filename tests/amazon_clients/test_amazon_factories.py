@@ -6,11 +6,12 @@ import httpx
 import pytest
 from amazon_fakes import FakeAmazon, SleepRecorder, json_response
 
+from chalkola_pipelines.amazon.client_factories import ads_http_client, sp_http_client
 from chalkola_pipelines.amazon.credentials import LwaCredentials
 from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
-from chalkola_pipelines.amazon.http import AmazonHttpClient, ads_http_client, sp_http_client
 from chalkola_pipelines.amazon.lwa import clear_token_cache
-from chalkola_pipelines.amazon.ratelimit import InMemoryRateLimiter
+from chalkola_pipelines.amazon.token_buckets import InMemoryRateLimiter
+from chalkola_pipelines.amazon.transport import AmazonHttpClient
 
 
 @pytest.fixture(autouse=True)

@@ -21,14 +21,9 @@ from amazon_fakes import (
 )
 
 from chalkola_pipelines.amazon.errors import AmazonApiError, DocumentExpiredError
-from chalkola_pipelines.amazon.http import (
-    AmazonHttpClient,
-    RetryPolicy,
-    parse_json,
-    parse_retry_after,
-    redact_url,
-)
-from chalkola_pipelines.amazon.ratelimit import InMemoryRateLimiter
+from chalkola_pipelines.amazon.retries import RetryPolicy, parse_json, parse_retry_after
+from chalkola_pipelines.amazon.token_buckets import InMemoryRateLimiter
+from chalkola_pipelines.amazon.transport import AmazonHttpClient, strip_url_query
 
 QUOTA = {
     "errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource."}]
@@ -354,5 +349,5 @@ def test_download_retries_a_connection_drop(tmp_path):
     assert len(fake.requests) == 2
 
 
-def test_redact_url():
-    assert redact_url("https://h.example/a/b.gz?X-Amz-Signature=1#f") == "https://h.example/a/b.gz"
+def test_strip_url_query():
+    assert strip_url_query("https://h.example/a/b.gz?X-Amz-Signature=1#f") == "https://h.example/a/b.gz"

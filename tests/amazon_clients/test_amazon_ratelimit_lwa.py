@@ -15,11 +15,11 @@ from chalkola_pipelines.amazon.credentials import (
     ads_credentials_from_env,
     sp_credentials_from_env,
 )
-from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
+from chalkola_pipelines.amazon.endpoints import ENDPOINT_SETTINGS, AmazonEndpoints
 from chalkola_pipelines.amazon.errors import AmazonAuthError
-from chalkola_pipelines.amazon.http import RetryPolicy
 from chalkola_pipelines.amazon.lwa import LwaTokenProvider, clear_token_cache
-from chalkola_pipelines.amazon.ratelimit import InMemoryRateLimiter, RateLimiter
+from chalkola_pipelines.amazon.retries import RetryPolicy
+from chalkola_pipelines.amazon.token_buckets import InMemoryRateLimiter, RateLimiter
 
 SECRET = "amzn1.oa2-cs.v1.SUPER-SECRET-CLIENT-SECRET"
 REFRESH = "Atzr|IwEBIREFRESH-TOKEN-THAT-MUST-NEVER-LEAK"
@@ -298,6 +298,24 @@ def test_individual_overrides():
     assert ep.sp_api_base_urls["eu"] == "https://proxy.example/sp-eu"
     assert ep.sp_api_base_urls["na"] == "https://sellingpartnerapi-na.amazon.com"
     assert ep.ads_lwa_token_urls["fe"] == "https://x/t"
+
+
+def test_settings_are_the_environment_variables_by_another_name():
+    env = {
+        "CHALKOLA_AMAZON_SIMULATOR": " http://127.0.0.1:9999/ ",
+        "CHALKOLA_SP_LWA_TOKEN_URL": "https://lwa.example/t/",
+        "CHALKOLA_ADS_API_URL_NA": "https://ads.example/na",
+        "CHALKOLA_SP_API_URL_FE": "   ",  # blank = not set
+    }
+    settings = {name: env.get(var) for name, var in ENDPOINT_SETTINGS.items()}
+    ep = AmazonEndpoints.from_settings(settings)
+    assert ep == AmazonEndpoints.from_env(env)
+    assert ep.sp_lwa_token_url == "https://lwa.example/t"
+    assert ep.ads_api_base_urls["na"] == "https://ads.example/na"
+    assert ep.sp_api_base_urls["fe"] == "http://127.0.0.1:9999/sp/fe"
+    assert AmazonEndpoints.from_settings({}) == AmazonEndpoints.production()
+    with pytest.raises(ValueError, match="unknown endpoint setting"):
+        AmazonEndpoints.from_settings({"sp_api_url_xx": "https://x"})
 
 
 def test_credentials_from_env():

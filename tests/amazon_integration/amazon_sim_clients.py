@@ -7,12 +7,14 @@ from datetime import UTC, date, datetime, time, timedelta
 import httpx
 
 from chalkola_pipelines.amazon.ads import AdsClient
+from chalkola_pipelines.amazon.client_factories import ads_http_client, sp_http_client
 from chalkola_pipelines.amazon.credentials import ads_credentials_from_env, sp_credentials_from_env
 from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
-from chalkola_pipelines.amazon.http import AmazonHttpClient, RetryPolicy, ads_http_client, sp_http_client
-from chalkola_pipelines.amazon.ratelimit import InMemoryRateLimiter
+from chalkola_pipelines.amazon.retries import RetryPolicy
 from chalkola_pipelines.amazon.sp_orders import SpOrdersClient
 from chalkola_pipelines.amazon.sp_reports import ReportSpec, SpReportsClient
+from chalkola_pipelines.amazon.token_buckets import InMemoryRateLimiter
+from chalkola_pipelines.amazon.transport import AmazonHttpClient
 from chalkola_pipelines.marketplaces import get_marketplace
 
 FAST_RETRY = RetryPolicy(

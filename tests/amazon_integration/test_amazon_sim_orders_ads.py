@@ -13,7 +13,7 @@ from amazon_sim_clients import US, StatusRecorder, ads_client, orders_client, ut
 
 from chalkola_pipelines.amazon.ads import profiles_by_marketplace
 from chalkola_pipelines.amazon.errors import AdsReportFailedError, AdsRetentionError
-from chalkola_pipelines.amazon.http import parse_json
+from chalkola_pipelines.amazon.retries import parse_json
 from chalkola_pipelines.amazon.sp_orders import PII_KEYS
 
 pytestmark = pytest.mark.integration

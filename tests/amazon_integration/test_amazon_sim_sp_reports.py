@@ -11,7 +11,7 @@ import pytest
 from amazon_sim_clients import StatusRecorder, reports_client, sp_http, st_spec
 
 from chalkola_pipelines.amazon.errors import AmazonAuthError, ReportFatalError
-from chalkola_pipelines.amazon.http import parse_json
+from chalkola_pipelines.amazon.retries import parse_json
 
 pytestmark = pytest.mark.integration
 

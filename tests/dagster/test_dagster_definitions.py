@@ -167,6 +167,39 @@ def test_secrets_reach_the_run_as_env_var_names_only(monkeypatch) -> None:
     assert not any(secret in stored + logs + seen["repr"] for secret in secrets)
 
 
+def test_endpoints_are_resource_fields_wired_from_the_environment(monkeypatch) -> None:
+    from chalkola_pipelines.amazon.endpoints import ENDPOINT_SETTINGS, AmazonEndpoints
+
+    assert set(ENDPOINT_SETTINGS) <= set(AmazonApiResource.model_fields)
+    assert AmazonApiResource().endpoints() == AmazonEndpoints.production()  # default: real Amazon
+    assert AmazonApiResource(simulator_url="http://127.0.0.1:9").endpoints() == AmazonEndpoints.simulator(
+        "http://127.0.0.1:9"
+    )
+    env = {
+        "CHALKOLA_AMAZON_SIMULATOR": "http://127.0.0.1:9999/",
+        "CHALKOLA_SP_API_URL_EU": "https://proxy/sp/",
+    }
+    amazon = build_amazon_resource(env)
+    assert isinstance(amazon.simulator_url, dg.EnvVar) and amazon.simulator_url == "CHALKOLA_AMAZON_SIMULATOR"
+    assert isinstance(amazon.sp_api_url_eu, dg.EnvVar) and amazon.sp_api_url_eu == "CHALKOLA_SP_API_URL_EU"
+    assert amazon.sp_api_url_na is None and build_amazon_resource({}).simulator_url is None
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    seen = {}
+
+    @dg.asset
+    def probe(amazon: AmazonApiResource) -> None:
+        seen["endpoints"] = amazon.endpoints()
+
+    assert dg.materialize([probe], resources={"amazon": amazon}).success
+    assert seen["endpoints"] == AmazonEndpoints.from_env(env)  # resolved by Dagster at run time
+    assert seen["endpoints"].sp_api_base_urls == {
+        "na": "http://127.0.0.1:9999/sp/na",
+        "eu": "https://proxy/sp",
+        "fe": "http://127.0.0.1:9999/sp/fe",
+    }
+
+
 def test_missing_regional_token_names_the_variable() -> None:
     amazon = AmazonApiResource(
         sp_lwa_client_id="id", sp_lwa_client_secret="secret", sp_refresh_token_na="token-na"

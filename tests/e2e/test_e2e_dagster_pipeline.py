@@ -319,8 +319,8 @@ def test_a_report_recorded_in_the_ledger_is_resumed_not_requested_again(pipeline
     """A run that crashed after createReport left the report id in the ledger: the next run uses it."""
     import time
 
+    from chalkola_pipelines.amazon.client_factories import sp_http_client
     from chalkola_pipelines.amazon.credentials import sp_credentials_from_env
-    from chalkola_pipelines.amazon.http import sp_http_client
     from chalkola_pipelines.amazon.sp_reports import SpReportsClient
     from chalkola_pipelines.defs.sales_traffic import sales_traffic_spec
     from chalkola_pipelines.marketplaces import get_marketplace

@@ -148,7 +148,6 @@ _DECIMAL_OK = frozenset({Decimal, msgspec.Raw, int, type(None)})
 _DATE_VALUE = operator.attrgetter("date")
 _NEXT_TOKEN = re.compile(rb"[ \t\r\n]*.", re.S)  # whitespace, then the next character
 _MAX_CUT_FAILURES = 4
-assert len(_DECIMAL_NAMES) > 1 and SP_ADVERTISED_PRODUCT_COLUMNS[0].name == "date"
 
 
 def _exact_decimals(values: tuple[Any, ...]) -> tuple[Any, ...]:

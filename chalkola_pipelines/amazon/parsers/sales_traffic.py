@@ -312,9 +312,6 @@ _SECTIONS = {
 }
 _SALES_BY_DATE, _TRAFFIC_BY_DATE = _SECTIONS["salesByDate"], _SECTIONS["trafficByDate"]
 _SALES_BY_ASIN, _TRAFFIC_BY_ASIN = _SECTIONS["salesByAsin"], _SECTIONS["trafficByAsin"]
-assert all(len(s.money) > 1 for s in (_SALES_BY_DATE, _SALES_BY_ASIN)) and not _TRAFFIC_BY_ASIN.money
-assert list(_BY_DATE_SECTIONS) == ["salesByDate", "trafficByDate"]
-assert list(_BY_ASIN_SECTIONS) == ["salesByAsin", "trafficByAsin"]
 
 
 class _ByDateRow(msgspec.Struct, forbid_unknown_fields=True, gc=False):

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from chalkola_pipelines.amazon.ratelimit import RateLimiter
-from chalkola_pipelines.warehouse.rate_limiter import PostgresRateLimiter
+from chalkola_pipelines.amazon.token_buckets import RateLimiter
+from chalkola_pipelines.warehouse.shared_rate_limiter import PostgresRateLimiter
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_picklable_and_reconnects(limiter_url: str) -> None:
 
 
 def _acquire_in_process(url: str, n: int, rate: float, queue, start) -> None:
-    from chalkola_pipelines.warehouse.rate_limiter import PostgresRateLimiter
+    from chalkola_pipelines.warehouse.shared_rate_limiter import PostgresRateLimiter
 
     with PostgresRateLimiter(url, namespace="processes") as limiter:
         limiter.acquire("warmup", 1000.0, 1000)  # connect before the measured part

@@ -1,7 +1,7 @@
 """PostgresRateLimiter: token buckets in ``chalkola_ops.rate_limit_buckets``, shared by every process and
 machine that runs the pipeline for the same seller (namespace).
 
-Implements ``amazon.ratelimit.RateLimiter`` with the same reservation semantics as ``InMemoryRateLimiter``:
+Implements ``amazon.token_buckets.RateLimiter`` with the same reservation semantics as ``InMemoryRateLimiter``:
 each ``acquire`` takes a token in ONE statement (``INSERT … ON CONFLICT DO UPDATE … RETURNING``, an atomic
 row-locked refill-and-take using the database clock), which may leave the bucket negative — a reservation of
 a future slot — and then sleeps, outside any transaction, until that slot. So N callers anywhere share the
@@ -130,9 +130,9 @@ class PostgresRateLimiter:
         self._pid = os.getpid()
 
     def __repr__(self) -> str:
-        from chalkola_pipelines.warehouse.postgres import redact_url
+        from chalkola_pipelines.warehouse.postgres import mask_url_password
 
-        return f"PostgresRateLimiter({redact_url(self.url)!r}, namespace={self.namespace!r})"
+        return f"PostgresRateLimiter({mask_url_password(self.url)!r}, namespace={self.namespace!r})"
 
     def _execute(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
         with self._lock:

@@ -2,7 +2,7 @@
 
 A bucket is named by a string ``"{api}:{region}:{operation}"`` (e.g. ``"sp:eu:createReport"``); the
 limiter adds its own namespace (seller / deployment), so the full key is (namespace, region, operation).
-``InMemoryRateLimiter`` serves one process; ``warehouse.rate_limiter.PostgresRateLimiter`` implements the
+``InMemoryRateLimiter`` serves one process; ``warehouse.shared_rate_limiter.PostgresRateLimiter`` implements the
 same protocol for every run of a seller on every machine.
 """
 
