@@ -214,7 +214,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from chalkola_pipelines.simulator.credentials import simulator_environment
 
     with running_simulator(args.seed, args.time_scale) as base:
-        env.update(simulator_environment(base))
+        env.update(simulator_environment(base, args.time_scale))
         env["CHALKOLA_MARKETPLACES"] = ",".join(m.code for m in marketplaces)
         os.environ.update(env)
         print(f"  simulator: {base}")
@@ -343,7 +343,7 @@ def run_ui(args: argparse.Namespace) -> int:
     from chalkola_pipelines.simulator.credentials import simulator_environment
 
     with running_simulator(7, args.time_scale) as base:
-        env.update(simulator_environment(base))
+        env.update(simulator_environment(base, args.time_scale))
         print(f"Amazon endpoints point at the local simulator {base}; use --no-simulator for real Amazon.")
         try:
             return subprocess.call(cmd, env={**os.environ, **env}, cwd=REPO_ROOT)

@@ -56,6 +56,6 @@ def simulator_env(simulator, monkeypatch):
     """Points every Amazon endpoint at the simulator and sets its demo credentials."""
     from chalkola_pipelines.simulator.credentials import simulator_environment
 
-    for key, value in simulator_environment(simulator.base_url).items():
+    for key, value in simulator_environment(simulator.base_url, simulator.state.time_scale).items():
         monkeypatch.setenv(key, value)
     return simulator

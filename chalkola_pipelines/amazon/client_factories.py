@@ -43,7 +43,7 @@ def sp_http_client(
         "sp", region, credentials, token_url=ep.sp_lwa_token_url, base_url=ep.sp_api_base_urls[region],
         label=f"SP-API {region.upper()} refresh token",
         env_hint=f"SP_REFRESH_TOKEN_{region.upper()}, SP_LWA_CLIENT_ID, SP_LWA_CLIENT_SECRET",
-        rate_limiter=rate_limiter, retry=retry, client=client, sleep=sleep,
+        rate_limiter=rate_limiter, retry=retry, client=client, sleep=sleep, quota_time_scale=ep.quota_time_scale,
     )  # fmt: skip
 
 
@@ -67,7 +67,7 @@ def ads_http_client(
         "ads", region, credentials, token_url=ep.ads_lwa_token_urls[region], base_url=ep.ads_api_base_urls[region],
         label=f"Ads API {region.upper()} refresh token",
         env_hint=f"ADS_REFRESH_TOKEN_{region.upper()}, ADS_CLIENT_ID, ADS_CLIENT_SECRET",
-        rate_limiter=rate_limiter, retry=retry, client=client, sleep=sleep,
+        rate_limiter=rate_limiter, retry=retry, client=client, sleep=sleep, quota_time_scale=ep.quota_time_scale,
     )  # fmt: skip
 
 
@@ -84,6 +84,7 @@ def _http_client(
     retry: RetryPolicy | None,
     client: httpx.Client | None,
     sleep: Callable[[float], None],
+    quota_time_scale: float = 1.0,
 ) -> AmazonHttpClient:
     from chalkola_pipelines.amazon.lwa import LwaTokenProvider
 
@@ -101,6 +102,7 @@ def _http_client(
         retry=retry,
         client=http,
         sleep=sleep,
+        quota_time_scale=quota_time_scale,
     )
     out._owns_client = client is None
     return out

@@ -24,6 +24,7 @@ SIMULATOR_ENV = "CHALKOLA_AMAZON_SIMULATOR"
 ENDPOINT_SETTINGS: Mapping[str, str] = MappingProxyType(
     {
         "simulator_url": SIMULATOR_ENV,
+        "simulator_time_scale": "CHALKOLA_AMAZON_SIMULATOR_TIME_SCALE",
         "sp_lwa_token_url": "CHALKOLA_SP_LWA_TOKEN_URL",
         **{f"ads_lwa_token_url_{r}": f"CHALKOLA_ADS_LWA_TOKEN_URL_{r.upper()}" for r in REGIONS},
         **{f"sp_api_url_{r}": f"CHALKOLA_SP_API_URL_{r.upper()}" for r in REGIONS},
@@ -57,6 +58,9 @@ class AmazonEndpoints:
     ads_lwa_token_urls: Mapping[Region, str] = field(hash=False)
     sp_api_base_urls: Mapping[Region, str] = field(hash=False)
     ads_api_base_urls: Mapping[Region, str] = field(hash=False)
+    #: how much faster than real time the other side's clock runs (the simulator's time scale; 1 for Amazon).
+    #: Per-seller quotas that no response header announces are paced by it.
+    quota_time_scale: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("ads_lwa_token_urls", "sp_api_base_urls", "ads_api_base_urls"):
@@ -72,7 +76,7 @@ class AmazonEndpoints:
         return cls(_PROD_SP_LWA, _PROD_ADS_LWA, _PROD_SP, _PROD_ADS)
 
     @classmethod
-    def simulator(cls, base_url: str) -> AmazonEndpoints:
+    def simulator(cls, base_url: str, time_scale: float = 1.0) -> AmazonEndpoints:
         """Every host on the local simulator at ``base_url`` (e.g. ``http://127.0.0.1:8765``)."""
         base = base_url.rstrip("/")
         return cls(
@@ -80,6 +84,7 @@ class AmazonEndpoints:
             ads_lwa_token_urls={r: f"{base}/lwa/{r}/auth/o2/token" for r in REGIONS},
             sp_api_base_urls={r: f"{base}/sp/{r}" for r in REGIONS},
             ads_api_base_urls={r: f"{base}/ads/{r}" for r in REGIONS},
+            quota_time_scale=time_scale,
         )
 
     @classmethod
@@ -96,7 +101,12 @@ class AmazonEndpoints:
             return (settings.get(name) or "").strip()
 
         sim = setting("simulator_url")
-        base = cls.simulator(sim) if sim else cls.production()
+        scale = setting("simulator_time_scale")
+        try:
+            time_scale = float(scale) if scale else 1.0
+        except ValueError:
+            raise ValueError(f"simulator_time_scale must be a number, not {scale!r}") from None
+        base = cls.simulator(sim, time_scale) if sim else cls.production()
 
         def regional(prefix: str, current: Mapping[Region, str]) -> dict[Region, str]:
             return {r: setting(f"{prefix}_{r}") or current[r] for r in REGIONS}
@@ -106,6 +116,7 @@ class AmazonEndpoints:
             ads_lwa_token_urls=regional("ads_lwa_token_url", base.ads_lwa_token_urls),
             sp_api_base_urls=regional("sp_api_url", base.sp_api_base_urls),
             ads_api_base_urls=regional("ads_api_url", base.ads_api_base_urls),
+            quota_time_scale=base.quota_time_scale,
         )
 
     @classmethod

@@ -126,7 +126,9 @@ class SpReportsClient:
     # -- single operations
     def create_report(self, spec: ReportSpec, request_ids: list[str] | None = None) -> str:
         """createReport; returns the report id."""
-        response = self.http.request("createReport", "POST", REPORTS_PATH, json_body=spec.create_body())
+        response = self.http.request(
+            "createReport", "POST", REPORTS_PATH, json_body=spec.create_body(), metered_as=spec.report_type
+        )
         _note(request_ids, response.request_id)
         report_id = response.json().get("reportId")
         if not report_id:

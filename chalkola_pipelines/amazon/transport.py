@@ -42,7 +42,7 @@ from chalkola_pipelines.amazon.retries import (
     request_id_of,
 )
 from chalkola_pipelines.amazon.token_buckets import InMemoryRateLimiter, RateLimiter, bucket_name
-from chalkola_pipelines.amazon.usage_plans import usage_plan
+from chalkola_pipelines.amazon.usage_plans import seller_quota, usage_plan
 
 if TYPE_CHECKING:
     from chalkola_pipelines.amazon.presigned import DownloadResult
@@ -114,6 +114,9 @@ class AmazonResponse:
         return parse_json(self.content)
 
 
+SELLER_QUOTA_MARGIN = 1.05
+
+
 class AmazonHttpClient:
     """Calls one Amazon API (``api`` = "sp" or "ads") in one region, with auth, pacing and retries."""
 
@@ -132,6 +135,7 @@ class AmazonHttpClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        quota_time_scale: float = 1.0,
     ) -> None:
         if api == "ads" and not ads_client_id:
             raise ValueError("the Ads API needs ads_client_id (Amazon-Advertising-API-ClientId)")
@@ -150,6 +154,7 @@ class AmazonHttpClient:
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
         self._observed_rates: dict[str, float] = {}
+        self.quota_time_scale = quota_time_scale
 
     # -- lifecycle
     def close(self) -> None:
@@ -196,17 +201,20 @@ class AmazonHttpClient:
         profile_id: int | None = None,
         ok_statuses: Iterable[int] = (200, 201, 202),
         passthrough_statuses: Iterable[int] = (),
+        metered_as: str | None = None,
     ) -> AmazonResponse:
         """Call ``method base_url+path`` as ``operation``; return on an ok or passthrough status.
 
         Any other status raises ``AmazonApiError`` (after retries for 429/5xx and one token refresh for
-        401/403).
+        401/403). ``metered_as`` (e.g. a report type) selects a per-seller quota on top of the operation's
+        usage plan (``usage_plans.SP_API_SELLER_QUOTAS``): its buckets are shared by every region.
         """
         ok = frozenset(ok_statuses)
         passthrough = frozenset(passthrough_statuses)
         url = f"{self.base_url}{path}"
         bucket = self.bucket(operation)
         plan = usage_plan(self.api, operation)
+        seller_buckets = self._seller_buckets(operation, metered_as)
         body: bytes | None = None
         if json_body is not None:
             body = json.dumps(json_body, default=_json_default, separators=(",", ":")).encode()
@@ -214,6 +222,8 @@ class AmazonHttpClient:
 
         def attempt() -> httpx.Response:
             attempts["n"] += 1
+            for name, rate, burst in seller_buckets:
+                self.rate_limiter.acquire(name, rate, burst)
             self.rate_limiter.acquire(bucket, plan.rate, plan.burst)
             headers = self._auth_headers(profile_id=profile_id, authenticated=True)
             if body is not None:
@@ -267,6 +277,21 @@ class AmazonHttpClient:
             content=response.content,
             request_id=request_id_of(response.headers),
         )
+
+    def _seller_buckets(self, operation: str, metered_as: str | None) -> list[tuple[str, float, int]]:
+        """(bucket, rate, burst) of the per-seller meter of ``operation`` for ``metered_as``: one bucket for
+        the hourly allowance and one for the daily cap, named without the region (all regions share them)."""
+        quota = seller_quota(operation, metered_as) if metered_as else None
+        if quota is None:
+            return []
+        base = bucket_name(self.api, "seller", f"{operation}:{metered_as}")
+        # 5 % slower than the meter: no header tells us where Amazon's bucket stands, and the request that
+        # fills our bucket reaches Amazon a little later than the one that emptied it.
+        scale = self.quota_time_scale / SELLER_QUOTA_MARGIN
+        return [
+            (base, scale / quota.refill_seconds, quota.burst),
+            (f"{base}:daily", scale * quota.daily_cap / 86400.0, quota.daily_cap),
+        ]
 
     def _observe(self, bucket: str, response: httpx.Response) -> None:
         raw = response.headers.get(RATE_LIMIT_HEADER)

@@ -80,6 +80,11 @@ class AmazonApiResource(dg.ConfigurableResource):
         description="Local Amazon simulator base URL (CHALKOLA_AMAZON_SIMULATOR): every host points at it; "
         "unset → Amazon's production hosts",
     )
+    simulator_time_scale: str | None = Field(
+        default=None,
+        description="The simulator's time scale (CHALKOLA_AMAZON_SIMULATOR_TIME_SCALE): per-seller quotas that "
+        "no response header announces (the S&T report's 4 an hour) are paced at its speed; only with simulator_url",
+    )
     sp_lwa_token_url: str | None = _host("SP-API LWA token URL (CHALKOLA_SP_LWA_TOKEN_URL)")
     ads_lwa_token_url_na: str | None = _host("Ads API LWA token URL, NA (CHALKOLA_ADS_LWA_TOKEN_URL_NA)")
     ads_lwa_token_url_eu: str | None = _host("Ads API LWA token URL, EU (CHALKOLA_ADS_LWA_TOKEN_URL_EU)")

@@ -49,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     env = sub.add_parser("env", help="print export lines pointing the pipeline at a running simulator")
     env.add_argument("--base", default="http://127.0.0.1:8765", help="the simulator's base URL")
+    env.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="the running simulator's --time-scale (paces per-seller quotas)",
+    )
     env.set_defaults(func=_env)
 
 
@@ -76,6 +82,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
-    for key, value in simulator_environment(args.base).items():
+    for key, value in simulator_environment(args.base, args.time_scale).items():
         print(f"export {key}={shlex.quote(value)}")
     return 0

@@ -26,8 +26,9 @@ DEMO_CLIENTS: dict[str, tuple[str, str]] = {
 }
 
 
-def simulator_environment(base_url: str) -> dict[str, str]:
-    """Environment variables (the pipeline's real names) pointing every endpoint at the simulator."""
+def simulator_environment(base_url: str, time_scale: float | None = None) -> dict[str, str]:
+    """Environment variables (the pipeline's real names) pointing every endpoint at the simulator; with its
+    ``time_scale`` so that per-seller quotas no header announces are paced at the simulator's speed."""
     env = {
         "CHALKOLA_AMAZON_SIMULATOR": base_url.rstrip("/"),
         "SP_LWA_CLIENT_ID": DEMO_SP_CLIENT_ID,
@@ -38,4 +39,6 @@ def simulator_environment(base_url: str) -> dict[str, str]:
     for region in REGIONS:
         env[f"SP_REFRESH_TOKEN_{region.upper()}"] = DEMO_REFRESH_TOKENS["sp"][region]
         env[f"ADS_REFRESH_TOKEN_{region.upper()}"] = DEMO_REFRESH_TOKENS["ads"][region]
+    if time_scale is not None:
+        env["CHALKOLA_AMAZON_SIMULATOR_TIME_SCALE"] = repr(float(time_scale))
     return env

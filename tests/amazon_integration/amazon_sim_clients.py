@@ -26,7 +26,7 @@ US = get_marketplace("US")
 def environment(simulator) -> dict[str, str]:
     from chalkola_pipelines.simulator.credentials import simulator_environment
 
-    return simulator_environment(simulator.base_url)
+    return simulator_environment(simulator.base_url, simulator.state.time_scale)
 
 
 class StatusRecorder:
@@ -96,15 +96,26 @@ def ads_client(simulator, **kw) -> AdsClient:
     )
 
 
-def st_spec(days_ago: int) -> ReportSpec:
-    """A single-day GET_SALES_AND_TRAFFIC_REPORT for the US marketplace, ``days_ago`` days before today."""
+def st_spec(days_ago: int, marketplace_id: str = US.marketplace_id) -> ReportSpec:
+    """A single-day GET_SALES_AND_TRAFFIC_REPORT (US by default), ``days_ago`` days before today."""
     day = datetime.now(UTC).date() - timedelta(days=days_ago)
     return ReportSpec(
         report_type="GET_SALES_AND_TRAFFIC_REPORT",
-        marketplace_ids=(US.marketplace_id,),
+        marketplace_ids=(marketplace_id,),
         data_start_time=datetime.combine(day, time(0, 0, 0), tzinfo=UTC),
         data_end_time=datetime.combine(day, time(23, 59, 59), tzinfo=UTC),
         report_options={"dateGranularity": "DAY", "asinGranularity": "CHILD"},
+    )
+
+
+def order_spec(days_ago: int) -> ReportSpec:
+    """A one-day US all-orders report (the general createReport plan: burst 15, no per-seller meter)."""
+    day = datetime.now(UTC).date() - timedelta(days=days_ago)
+    return ReportSpec(
+        report_type="GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL",
+        marketplace_ids=(US.marketplace_id,),
+        data_start_time=datetime.combine(day, time(0, 0, 0), tzinfo=UTC),
+        data_end_time=datetime.combine(day, time(23, 59, 59), tzinfo=UTC),
     )
 
 

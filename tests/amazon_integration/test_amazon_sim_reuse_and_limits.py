@@ -12,6 +12,7 @@ from amazon_sim_clients import (
     StatusRecorder,
     ads_client,
     environment,
+    order_spec,
     reports_client,
     sp_http,
     st_spec,
@@ -19,6 +20,7 @@ from amazon_sim_clients import (
 )
 
 from chalkola_pipelines.amazon.sp_reports import REPORTS_PATH
+from chalkola_pipelines.marketplaces import get_marketplace
 
 pytestmark = pytest.mark.integration
 
@@ -88,14 +90,32 @@ def fresh_simulator():
 def test_our_client_paces_a_burst_of_create_report_without_429(fresh_simulator):
     recorder = StatusRecorder()
     client = reports_client(fresh_simulator, recorder=recorder)
-    ids = [client.create_report(st_spec(30 + i % 5)) for i in range(22)]
+    ids = [client.create_report(order_spec(30 + i % 5)) for i in range(22)]
     assert len(set(ids)) == 22
     statuses = recorder.statuses(REPORTS_PATH)
     assert statuses == [202] * 22, f"our client provoked throttling: {statuses}"
 
 
-def test_a_naive_client_gets_429_from_the_same_simulator(fresh_simulator):
-    env = environment(fresh_simulator)
+def test_our_client_paces_sales_and_traffic_reports_to_the_per_seller_meter(fresh_simulator):
+    """amazon-facts §8.1: 4 at once, then one per 15 minutes, shared by the regions — 0 × 429 from us."""
+    recorder = StatusRecorder()
+    na = reports_client(fresh_simulator, recorder=recorder)
+    eu = reports_client(fresh_simulator, recorder=recorder, region="eu")
+    eu.http.rate_limiter = na.http.rate_limiter  # one limiter for the seller, as the Postgres one is
+    started = fresh_simulator.state.clock.elapsed()
+    uk = get_marketplace("UK").marketplace_id
+    ids = [
+        na.create_report(st_spec(30 + i)) if i % 2 else eu.create_report(st_spec(30 + i, uk))
+        for i in range(7)
+    ]
+    assert len(set(ids)) == 7
+    assert recorder.statuses(REPORTS_PATH) == [202] * 7
+    simulated = fresh_simulator.state.clock.elapsed() - started
+    assert simulated >= 3 * 900 * 0.9  # the 3 after the burst of 4 waited for the 15-minute refill
+
+
+def _naive_creates(simulator, body: dict, n: int) -> list[int]:
+    env = environment(simulator)
     base = env["CHALKOLA_AMAZON_SIMULATOR"]
     with httpx.Client(timeout=30) as plain:
         token = plain.post(
@@ -107,7 +127,6 @@ def test_a_naive_client_gets_429_from_the_same_simulator(fresh_simulator):
                 "client_secret": env["SP_LWA_CLIENT_SECRET"],
             },
         ).json()["access_token"]
-        body = st_spec(31).create_body()
 
         def create(_: int) -> int:
             return plain.post(
@@ -115,9 +134,18 @@ def test_a_naive_client_gets_429_from_the_same_simulator(fresh_simulator):
             ).status_code
 
         with ThreadPoolExecutor(max_workers=8) as pool:
-            statuses = list(pool.map(create, range(40)))
+            return list(pool.map(create, range(n)))
+
+
+def test_a_naive_client_gets_429_from_the_same_simulator(fresh_simulator):
+    statuses = _naive_creates(fresh_simulator, order_spec(31).create_body(), 40)
     assert statuses.count(429) > 0, statuses
     assert statuses.count(202) >= 15  # the burst went through
+
+
+def test_a_naive_client_gets_four_sales_and_traffic_reports_then_429(fresh_simulator):
+    statuses = _naive_creates(fresh_simulator, st_spec(31).create_body(), 10)
+    assert statuses.count(202) == 4 and statuses.count(429) == 6, statuses
 
 
 def test_rate_limit_header_is_learnt(fresh_simulator):

@@ -16,6 +16,15 @@ from chalkola_pipelines.amazon.retries import parse_json
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+def fresh_seller_quota(simulator):
+    """Each test is a seller with a full S&T allowance (4 an hour, amazon-facts §8.1): the session simulator
+    is shared, and the tests here are about document handling, not about that meter."""
+    simulator.state.meters.reset()
+    yield
+    simulator.state.meters.reset()
+
+
 def _load(path) -> dict:
     return parse_json(gzip.decompress(path.read_bytes()))
 

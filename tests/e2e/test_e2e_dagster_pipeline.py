@@ -77,7 +77,7 @@ def pipeline(simulator, e2e_db: str, tmp_path_factory) -> Iterator[Pipeline]:
 
     simulator.state.faults.clear()
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in simulator_environment(simulator.base_url).items():
+        for key, value in simulator_environment(simulator.base_url, simulator.state.time_scale).items():
             mp.setenv(key, value)
         mp.setenv("DATABASE_URL", e2e_db)
         mp.setenv("CHALKOLA_LANDING_DIR", str(tmp_path_factory.mktemp("landing")))
