@@ -33,6 +33,32 @@ SP_API_USAGE_PLANS: dict[str, UsagePlan] = {
     "getAccount": UsagePlan(0.016, 15),
     # Tokens API 2021-03-01
     "createRestrictedDataToken": UsagePlan(1.0, 10),
+    # Data Kiosk API 2023-11-15 (models/data-kiosk-api-model/dataKiosk_2023-11-15.json, "Usage Plan" tables)
+    "createQuery": UsagePlan(0.0167, 15),
+    "getQueries": UsagePlan(0.0222, 10),
+    "getQuery": UsagePlan(2.0, 15),
+    "cancelQuery": UsagePlan(0.0222, 10),
+    "getDocument": UsagePlan(0.0167, 15),
+}
+
+
+class SellerQuota(NamedTuple):
+    """A per-seller meter on top of an operation's usage plan: a bucket of ``burst`` requests refilled one
+    per ``refill_seconds``, and at most ``daily_cap`` requests per UTC day. Shared by every region and app."""
+
+    burst: int
+    refill_seconds: float
+    daily_cap: int
+
+
+#: createReport of these report types is metered per seller (the operation's usage plan still applies).
+#: shared/amazon-facts.md §8.1 (amzn/selling-partner-api-models#5210, since 2026-04-24): "no more than once
+#: every 15 minutes … and up to 96 times per day", "metering per seller account", "4 requests per hour";
+#: the models' usage-plan tables do not show it.
+SP_API_SELLER_QUOTAS: dict[tuple[str, str], SellerQuota] = {
+    ("createReport", "GET_SALES_AND_TRAFFIC_REPORT"): SellerQuota(
+        burst=4, refill_seconds=900.0, daily_cap=96
+    ),
 }
 
 ADS_API_USAGE_PLANS: dict[str, UsagePlan] = {
@@ -45,6 +71,11 @@ ADS_API_USAGE_PLANS: dict[str, UsagePlan] = {
 
 #: Used for an operation missing from the tables above.
 DEFAULT_USAGE_PLAN = UsagePlan(0.5, 5)
+
+
+def seller_quota(operation: str, report_type: str) -> SellerQuota | None:
+    """The per-seller meter of ``operation`` for ``report_type`` (None: only the usage plan applies)."""
+    return SP_API_SELLER_QUOTAS.get((operation, report_type))
 
 
 def usage_plan(api: str, operation: str) -> UsagePlan:

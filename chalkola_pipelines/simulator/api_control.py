@@ -1,4 +1,4 @@
-"""The ``/_simulator`` control routes: faults, health, clock."""
+"""The ``/_simulator`` control routes: faults, health, clock, Data Kiosk role, per-seller quotas."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chalkola_pipelines.amazon.usage_plans import SP_API_SELLER_QUOTAS
 from chalkola_pipelines.simulator.api_pipeline import json_response
 from chalkola_pipelines.simulator.faults import FaultError
 from chalkola_pipelines.simulator.state import SimulatorState
@@ -50,3 +51,44 @@ async def advance_route(request: Request) -> Response:
     except (ValueError, TypeError, AttributeError) as exc:
         return json_response(400, {"error": str(exc)})
     return json_response(200, {"elapsed": state.clock.elapsed()})
+
+
+async def data_kiosk_route(request: Request) -> Response:
+    """GET: {"brandAnalytics": bool}; POST {"brandAnalytics": false}: Data Kiosk answers 403 as for an app
+    without the Brand Analytics role (true restores it)."""
+    state: SimulatorState = request.app.state.simulator
+    if request.method == "POST":
+        try:
+            value = json.loads(await request.body() or b"{}").get("brandAnalytics")
+        except (ValueError, AttributeError) as exc:
+            return json_response(400, {"error": str(exc)})
+        if not isinstance(value, bool):
+            return json_response(400, {"error": "brandAnalytics must be true or false"})
+        state.brand_analytics = value
+    return json_response(200, {"brandAnalytics": state.brand_analytics})
+
+
+async def quotas_route(request: Request) -> Response:
+    """The per-seller meters (GET_SALES_AND_TRAFFIC_REPORT createReport): GET their state; POST
+    {"salesAndTrafficTokens": n} (or null for a full bucket) restarts them with that bucket and nothing used
+    today; DELETE restarts them as at the simulator's start."""
+    state: SimulatorState = request.app.state.simulator
+    if request.method == "DELETE":
+        state.meters.reset(state.st_initial_tokens)
+    elif request.method == "POST":
+        try:
+            tokens = json.loads(await request.body() or b"{}").get("salesAndTrafficTokens")
+            state.meters.reset(None if tokens is None else float(tokens))
+        except (ValueError, TypeError, AttributeError) as exc:
+            return json_response(400, {"error": str(exc)})
+    quota = SP_API_SELLER_QUOTAS[("createReport", "GET_SALES_AND_TRAFFIC_REPORT")]
+    key = (state.seller.seller_id, "createReport", "GET_SALES_AND_TRAFFIC_REPORT")
+    body = {
+        "salesAndTraffic": {
+            **state.meters.status(key, quota),
+            "burst": quota.burst,
+            "refillSeconds": quota.refill_seconds,
+            "dailyCap": quota.daily_cap,
+        }
+    }
+    return json_response(200, body)

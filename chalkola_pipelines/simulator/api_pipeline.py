@@ -42,6 +42,10 @@ RATE_LIMIT_HEADER_STATUSES: dict[str, frozenset[int]] = {
     "getOrders": _ORDERS_L,
     "getOrderItems": _ORDERS_L,
     "getMarketplaceParticipations": frozenset({200, 400, 404, 413, 415, 429, 500, 503}),
+    **dict.fromkeys(
+        ("createQuery", "getQueries", "getQuery", "cancelQuery", "getDocument"),
+        frozenset({200, 202, 204, 400, 404}),
+    ),
 }
 
 
@@ -252,7 +256,8 @@ def _rate_limit(ctx: Ctx) -> None:
 
 
 def endpoint(api: str, operation: str, handler: Handler, *, auth: str | None = None) -> Callable:
-    """Wraps a handler with faults → auth → rate limit → headers. ``auth``: None | "sp" | "ads" | "ads-scope"."""
+    """Wraps a handler with faults → auth → rate limit → headers. ``auth``: None | "sp" | "ads" | "ads-scope" |
+    "sp-brand-analytics" (SP-API, and the app must have the Brand Analytics role: Data Kiosk)."""
 
     async def route(request: Request) -> Response:
         state: SimulatorState = request.app.state.simulator
@@ -269,8 +274,15 @@ def endpoint(api: str, operation: str, handler: Handler, *, auth: str | None = N
                 injected = await _apply_request_fault(ctx, fault)
                 if injected is not None:
                     return _finish(ctx, injected)
-            if auth == "sp":
+            if auth in ("sp", "sp-brand-analytics"):
                 _auth_sp(ctx)
+            if auth == "sp-brand-analytics" and not state.brand_analytics:
+                raise ApiError(
+                    403,
+                    "Unauthorized",
+                    "Access to requested resource is denied.",
+                    headers={"x-amzn-ErrorType": "AccessDeniedException"},
+                )
             elif auth in ("ads", "ads-scope"):
                 _auth_ads(ctx, scope_required=auth == "ads-scope")
             _rate_limit(ctx)

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from chalkola_pipelines.amazon.usage_plans import seller_quota
 from chalkola_pipelines.simulator import report_documents
 from chalkola_pipelines.simulator.api_downloads import presigned_url
 from chalkola_pipelines.simulator.api_params import (
@@ -93,6 +94,7 @@ async def create_report(ctx: Ctx) -> Response:
             outcome, error = "FATAL", "Date range exceeded. Report can be requested only upto 30 days"
         elif start < now - TWO_YEARS:
             outcome = "CANCELLED"
+    _meter_per_seller(ctx, report_type)
     fault = ctx.state.faults.take("createReport", ("fatal", "cancelled"))
     if fault is not None:
         outcome = "FATAL" if fault.kind == "fatal" else "CANCELLED"
@@ -109,6 +111,19 @@ async def create_report(ctx: Ctx) -> Response:
     )
     log.info("createReport %s %s → %s (will end %s)", report.report_id, report_type, ctx.region, outcome)
     return json_response(202, {"reportId": report.report_id})
+
+
+def _meter_per_seller(ctx: Ctx, report_type: str) -> None:
+    """The per-seller meter of ``report_type`` (amazon-facts §8.1), shared by NA, EU and FE: the same 429 as
+    the usage-plan throttle."""
+    quota = seller_quota("createReport", report_type)
+    if quota is None:
+        return
+    decision = ctx.state.meters.take((ctx.state.seller.seller_id, "createReport", report_type), quota)
+    if not decision.allowed:
+        log.info("createReport %s: per-seller quota exhausted (next in %.0f simulated s)", report_type,
+                 decision.retry_after_simulated)  # fmt: skip
+        raise ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
 
 
 async def get_reports(ctx: Ctx) -> Response:

@@ -32,6 +32,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="OP:KIND[:COUNT[:k=v,...]]",
         help="inject a fault, e.g. createReport:429:3 or getReportDocument:expired_url:1 (repeatable)",
     )
+    serve.add_argument(
+        "--st-report-tokens",
+        type=float,
+        default=None,
+        metavar="N",
+        help="per-seller GET_SALES_AND_TRAFFIC_REPORT createReport bucket at start, 0 to 4 (default: full, "
+        "a seller that has not requested the report for an hour)",
+    )
+    serve.add_argument(
+        "--no-brand-analytics",
+        action="store_true",
+        help="the app lacks the Brand Analytics role: Data Kiosk answers 403 (also POST /_simulator/data-kiosk)",
+    )
     serve.set_defaults(func=_serve)
 
     env = sub.add_parser("env", help="print export lines pointing the pipeline at a running simulator")
@@ -48,7 +61,17 @@ def _serve(args: argparse.Namespace) -> int:
         raise SystemExit("chalkola simulator serve: --time-scale must be > 0")
     from chalkola_pipelines.simulator.server import serve
 
-    serve(seed=args.seed, time_scale=args.time_scale, host=args.host, port=args.port, faults=args.fault)
+    if args.st_report_tokens is not None and not 0 <= args.st_report_tokens <= 4:
+        raise SystemExit("chalkola simulator serve: --st-report-tokens must be from 0 to 4")
+    serve(
+        seed=args.seed,
+        time_scale=args.time_scale,
+        host=args.host,
+        port=args.port,
+        faults=args.fault,
+        st_initial_tokens=args.st_report_tokens,
+        brand_analytics=not args.no_brand_analytics,
+    )
     return 0
 
 

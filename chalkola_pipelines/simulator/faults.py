@@ -2,8 +2,10 @@
 
 Operation names are the official operationIds plus a few (see OPERATIONS). Kinds:
 ``429`` (retry_after=simulated seconds), ``500``, ``503``, ``reset`` (connection closed without a
-response), ``slow`` (delay=real seconds), ``fatal`` / ``cancelled`` (SP report outcome), ``failed`` (Ads
-report FAILED), ``expired_url``, ``corrupt_gzip``, ``truncated_json``, ``extra_field`` (schema drift).
+response), ``slow`` (delay=real seconds), ``fatal`` / ``cancelled`` (SP report or Data Kiosk query outcome,
+on createReport / createQuery), ``failed`` (Ads report FAILED), ``expired_url`` (getReportDocument,
+getDocument or the downloads), ``corrupt_gzip``, ``truncated_json`` (also a JSONL cut mid-line),
+``extra_field`` (schema drift).
 Command-line form: ``operation:kind[:count[:key=value,...]]``, e.g. ``createReport:429:3``.
 """
 
@@ -31,6 +33,12 @@ OPERATIONS: frozenset[str] = frozenset(
         "getAsyncReport",
         "deleteAsyncReport",
         "downloadAsyncReport",
+        "createQuery",
+        "getQueries",
+        "getQuery",
+        "cancelQuery",
+        "getDocument",
+        "downloadDataKioskDocument",
     }
 )
 KINDS: frozenset[str] = frozenset(

@@ -81,11 +81,18 @@ def run_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     faults: Iterable[str] = (),
+    st_initial_tokens: float | None = None,
+    brand_analytics: bool = True,
 ) -> RunningSimulator:
-    """A simulator for ``seed`` on a free port (port=0) in a background thread."""
-    return start_state_in_thread(
-        create_state(seed=seed, time_scale=time_scale, faults=faults), host=host, port=port
+    """A simulator for ``seed`` on a free port (port=0) in a background thread (options: create_state)."""
+    state = create_state(
+        seed=seed,
+        time_scale=time_scale,
+        faults=faults,
+        st_initial_tokens=st_initial_tokens,
+        brand_analytics=brand_analytics,
     )
+    return start_state_in_thread(state, host=host, port=port)
 
 
 def serve(
@@ -95,9 +102,17 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
     faults: Iterable[str] = (),
+    st_initial_tokens: float | None = None,
+    brand_analytics: bool = True,
 ) -> None:
     """Serve in the foreground until interrupted (``chalkola simulator serve``); port 0 picks a free port."""
-    state = create_state(seed=seed, time_scale=time_scale, faults=faults)
+    state = create_state(
+        seed=seed,
+        time_scale=time_scale,
+        faults=faults,
+        st_initial_tokens=st_initial_tokens,
+        brand_analytics=brand_analytics,
+    )
     sock = _bind(host, port)
     state.base_url = _url(host, sock.getsockname()[1])
     log.info(

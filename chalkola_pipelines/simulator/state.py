@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chalkola_pipelines.simulator.clock import SimulatedClock
+from chalkola_pipelines.simulator.dk_queries import DataKioskStore
 from chalkola_pipelines.simulator.faults import FaultPlan
 from chalkola_pipelines.simulator.reports import ReportStore
-from chalkola_pipelines.simulator.throttling import TokenBuckets
+from chalkola_pipelines.simulator.throttling import SellerMeters, TokenBuckets
 
 if TYPE_CHECKING:
     from chalkola_pipelines.simulator.seller import SyntheticSeller
@@ -41,13 +42,19 @@ class SimulatorState:
     seed: int = 7
     faults: FaultPlan = field(default_factory=FaultPlan)
     base_url: str | None = None  # set by the server once bound; else taken from the request
+    st_initial_tokens: float | None = None  # per-seller S&T createReport bucket at start (None = full)
+    brand_analytics: bool = True  # the app has the Brand Analytics role (Data Kiosk answers 403 without)
     buckets: TokenBuckets = field(init=False)
+    meters: SellerMeters = field(init=False)
+    data_kiosk: DataKioskStore = field(init=False)
     reports: ReportStore = field(init=False)
     _tokens: dict[str, AccessGrant] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.buckets = TokenBuckets(self.clock)
+        self.meters = SellerMeters(self.clock, self.st_initial_tokens)
+        self.data_kiosk = DataKioskStore(self.clock, self.seed)
         self.reports = ReportStore(self.clock, self.seed)
 
     @property
@@ -82,11 +89,26 @@ class SimulatorState:
             }
 
 
-def create_state(*, seed: int = 7, time_scale: float = 60.0, faults: Any = ()) -> SimulatorState:
-    """A state with the real SyntheticSeller for ``seed``; ``faults`` are --fault specifications."""
+def create_state(
+    *,
+    seed: int = 7,
+    time_scale: float = 60.0,
+    faults: Any = (),
+    st_initial_tokens: float | None = None,
+    brand_analytics: bool = True,
+) -> SimulatorState:
+    """A state with the real SyntheticSeller for ``seed``; ``faults`` are --fault specifications;
+    ``st_initial_tokens``: the per-seller S&T createReport bucket at start (None = full: a fresh seller);
+    ``brand_analytics=False``: an app without the Brand Analytics role (Data Kiosk answers 403)."""
     from chalkola_pipelines.simulator.seller import SyntheticSeller
 
     clock = SimulatedClock(time_scale)
-    state = SimulatorState(seller=SyntheticSeller(seed=seed, now=clock.now), clock=clock, seed=seed)
+    state = SimulatorState(
+        seller=SyntheticSeller(seed=seed, now=clock.now),
+        clock=clock,
+        seed=seed,
+        st_initial_tokens=st_initial_tokens,
+        brand_analytics=brand_analytics,
+    )
     state.faults.add_many(faults)
     return state

@@ -16,7 +16,9 @@ SWAGGER = {
     "reports": MODELS / "models/reports-api-model/reports_2021-06-30.json",
     "orders": MODELS / "models/orders-api-model/ordersV0.json",
     "sellers": MODELS / "models/sellers-api-model/sellers.json",
+    "dataKiosk": MODELS / "models/data-kiosk-api-model/dataKiosk_2023-11-15.json",
 }
+DATA_KIOSK_SDL = MODELS / "schemas/data-kiosk/analytics_salesAndTraffic_2024_04_24.graphql"
 ADS_SPEC = MODELS / "ads-api/reporting-v3.json"
 SALES_TRAFFIC_SCHEMA = MODELS / "schemas/reports/sellerSalesAndTrafficReport.json"
 

@@ -68,10 +68,11 @@ def _done_st_report(sp: httpx.Client, days_ago: int = 2) -> dict:
 
 
 def test_sp_usage_plan_is_enforced_with_official_burst(slow_sim) -> None:
+    # the order report: S&T createReport has a per-seller meter of 4 on top (test_simulator_st_quota.py)
     slow_sim.state.buckets.reset()
     with _sp_client(slow_sim) as sp:
         start, end = st_window(today() - dt.timedelta(days=1))
-        body = {"reportType": ST, "marketplaceIds": [US], "dataStartTime": start, "dataEndTime": end}
+        body = {"reportType": ORDERS, "marketplaceIds": [US], "dataStartTime": start, "dataEndTime": end}
         statuses = [sp.post("/reports/2021-06-30/reports", json=body) for _ in range(16)]
         assert [r.status_code for r in statuses[:15]] == [202] * 15
         assert statuses[0].headers["x-amzn-RateLimit-Limit"] == "0.0167"  # time scale 1: the official rate
