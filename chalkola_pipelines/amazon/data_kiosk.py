@@ -8,7 +8,7 @@ its id is announced before polling so the caller can record it first.
 Outcomes: DONE with ``dataDocumentId`` → the document (JSONL, stored as received) at the caller's path;
 DONE without one → "no data" (Amazon has nothing for the window); FATAL → ``DataKioskQueryFatalError`` with
 the error document's text; CANCELLED (by someone) → the same error class (a re-run creates a new query).
-403 on any Data Kiosk operation (after one token refresh) → ``DataKioskAccessDeniedError``: the app lacks
+403 (or 401) on any Data Kiosk operation (after one token refresh) → ``DataKioskAccessDeniedError``: the app lacks
 the Brand Analytics role; the caller can fall back to the S&T report. A DONE query whose results continue
 carries ``pagination.nextToken``: :meth:`DataKioskClient.fetch_pages` follows it (createQuery with the same
 text and the token).
@@ -107,8 +107,11 @@ class DataKioskClient:
         try:
             return self.http.request(operation, method, path, **kw)
         except AmazonApiError as exc:
-            if exc.status_code == 403 and not isinstance(exc, DataKioskAccessDeniedError):
-                raise DataKioskAccessDeniedError(operation, 403, exc.code, exc.request_id) from None
+            # 403 "Access to requested resource is denied" (401 seen too, #5296), after one fresh token
+            if exc.status_code in (401, 403) and not isinstance(exc, DataKioskAccessDeniedError):
+                raise DataKioskAccessDeniedError(
+                    operation, exc.status_code, exc.code, exc.request_id
+                ) from None
             raise
 
     def create_query(

@@ -120,7 +120,7 @@ class AdsReportFormatError(AmazonError):
 
 
 class DataKioskAccessDeniedError(AmazonApiError):
-    """Data Kiosk answered 403 (after a fresh access token): the app lacks the Brand Analytics role."""
+    """Data Kiosk answered 403 (or 401) after a fresh access token: the app lacks the Brand Analytics role."""
 
     def __init__(
         self, operation: str, status_code: int | None, code: str | None, request_id: str | None

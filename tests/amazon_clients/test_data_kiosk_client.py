@@ -251,11 +251,13 @@ def test_result_pages_follow_the_next_token(tmp_path):
     assert [r.query_id for r in results] == ["q-1", "q-2"]
 
 
-@pytest.mark.parametrize("where", ["createQuery", "getQueries"])
-def test_403_means_the_brand_analytics_role_is_missing(tmp_path, where):
+@pytest.mark.parametrize(
+    ("where", "status"), [("createQuery", 403), ("getQueries", 403), ("createQuery", 401)]
+)
+def test_403_means_the_brand_analytics_role_is_missing(tmp_path, where, status):
     fake = fake_for(query_obj("DONE"))
     denied = json_response(
-        403,
+        status,
         {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]},
         request_id="rid-403",
     )
@@ -267,7 +269,7 @@ def test_403_means_the_brand_analytics_role_is_missing(tmp_path, where):
         client(fake).fetch(QUERY, tmp_path / "x.jsonl")
     err = info.value
     message = str(err)
-    assert isinstance(err, AmazonApiError) and err.status_code == 403 and err.operation == where
+    assert isinstance(err, AmazonApiError) and err.status_code == status and err.operation == where
     assert "\n" not in message
     assert "Brand Analytics role" in message and "re-authorise" in message and "fall back" in message
     assert "rid-403" in message and ACCESS_TOKEN not in message
