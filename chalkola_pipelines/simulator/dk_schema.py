@@ -187,16 +187,3 @@ def _projection(
         else:
             out[key] = (field_name, None)
     return out
-
-
-def record_type_name(field: str) -> str:
-    """The GraphQL type of one record of ``field`` (for ``__typename``)."""
-    root = get_named_type(schema().query_type.fields[ROOT_FIELD].type)  # type: ignore[union-attr]
-    return get_named_type(root.fields[field].type).name  # type: ignore[union-attr]
-
-
-def object_field_names(type_name: str) -> list[str]:
-    """The fields an object type declares (tests and the record builders)."""
-    object_type = schema().type_map[type_name]
-    assert isinstance(object_type, GraphQLObjectType)
-    return list(object_type.fields)
