@@ -1,4 +1,4 @@
-"""Pure Amazon clients (LWA, SP-API, Ads API): no Dagster, no warehouse, no simulator imports.
+"""Pure Amazon clients (LWA, SP-API incl. Data Kiosk, Ads API): no Dagster, no warehouse, no simulator imports.
 
 Typical use::
 
@@ -21,6 +21,13 @@ from chalkola_pipelines.amazon.credentials import (
     ads_credentials_from_env,
     sp_credentials_from_env,
 )
+from chalkola_pipelines.amazon.data_kiosk import DataKioskClient, DataKioskResult, data_kiosk_client
+from chalkola_pipelines.amazon.data_kiosk_queries import (
+    DataKioskQuery,
+    sales_traffic_by_asin_query,
+    sales_traffic_by_date_query,
+    sales_traffic_trends_queries,
+)
 from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
 from chalkola_pipelines.amazon.errors import (
     AdsReportFailedError,
@@ -29,6 +36,8 @@ from chalkola_pipelines.amazon.errors import (
     AmazonApiError,
     AmazonAuthError,
     AmazonError,
+    DataKioskAccessDeniedError,
+    DataKioskQueryFatalError,
     DocumentCorruptError,
     DocumentExpiredError,
     OrderReportFormatError,
@@ -54,6 +63,11 @@ __all__ = [
     "AmazonEndpoints",
     "AmazonError",
     "AmazonHttpClient",
+    "DataKioskAccessDeniedError",
+    "DataKioskClient",
+    "DataKioskQuery",
+    "DataKioskQueryFatalError",
+    "DataKioskResult",
     "DocumentCorruptError",
     "DocumentExpiredError",
     "InMemoryRateLimiter",
@@ -71,8 +85,12 @@ __all__ = [
     "SpReportsClient",
     "ads_credentials_from_env",
     "ads_http_client",
+    "data_kiosk_client",
     "profile_marketplace",
     "profiles_by_marketplace",
+    "sales_traffic_by_asin_query",
+    "sales_traffic_by_date_query",
+    "sales_traffic_trends_queries",
     "sp_credentials_from_env",
     "sp_http_client",
 ]

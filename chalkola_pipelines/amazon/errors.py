@@ -117,3 +117,36 @@ class SalesTrafficFormatError(AmazonError):
 
 class AdsReportFormatError(AmazonError):
     """An Ads report document does not match the expected format."""
+
+
+class DataKioskAccessDeniedError(AmazonApiError):
+    """Data Kiosk answered 403 (or 401) after a fresh access token: the app lacks the Brand Analytics role."""
+
+    def __init__(
+        self, operation: str, status_code: int | None, code: str | None, request_id: str | None
+    ) -> None:
+        super().__init__(
+            operation,
+            status_code,
+            code,
+            "Data Kiosk access denied: the SP-API app lacks the Brand Analytics role. Add the role to the app "
+            "(Solution Provider Portal > app > Edit App, or Seller Central > Apps and Services > Develop Apps), "
+            "then re-authorise the app for this seller to get a new refresh token; until then the pipeline can "
+            "fall back to GET_SALES_AND_TRAFFIC_REPORT reports (metered at 96/day per seller)",
+            request_id,
+        )
+
+
+class DataKioskQueryFatalError(AmazonError):
+    """A Data Kiosk query ended FATAL (or CANCELLED); ``amazon_message`` is its error document's text."""
+
+    def __init__(self, query_id: str, what: str, status: str, amazon_message: str) -> None:
+        self.query_id = query_id
+        self.what = what
+        self.status = status
+        self.amazon_message = amazon_message
+        super().__init__(
+            f"Data Kiosk query {query_id} ({what}) ended {status}: {amazon_message}. Check the query's "
+            "dates (start no more than two years ago) and marketplaces, then re-run the partition "
+            "(a new query will be created)."
+        )

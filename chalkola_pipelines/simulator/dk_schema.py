@@ -1,6 +1,6 @@
 """Data Kiosk queries parsed and validated with graphql-core against Amazon's own SDL file.
 
-``schemas/analytics_salesAndTraffic_2024_04_24.graphql`` is Amazon's file verbatim (see schemas/SOURCES.txt):
+``amazon/schemas/analytics_salesAndTraffic_2024_04_24.graphql`` is Amazon's file verbatim (see its README):
 it declares ``schema { query: Query }``, so ``build_schema`` takes it as it is. The custom scalar ``Date``
 gets an RFC 3339 full-date parser, so that "2024-13-01" fails validation like a wrong enum value does.
 
@@ -36,7 +36,13 @@ from graphql.execution.collect_fields import collect_fields, collect_sub_fields
 from graphql.execution.values import get_argument_values
 from graphql.language import FragmentDefinitionNode, ValueNode, print_ast
 
-SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "analytics_salesAndTraffic_2024_04_24.graphql"
+#: the one shipped copy of Amazon's SDL (chalkola_pipelines/amazon/schemas, provenance in its README)
+SCHEMA_FILE = (
+    Path(__file__).resolve().parent.parent
+    / "amazon"
+    / "schemas"
+    / "analytics_salesAndTraffic_2024_04_24.graphql"
+)
 ROOT_FIELD = "analytics_salesAndTraffic_2024_04_24"
 QUERY_FIELDS = ("salesAndTrafficByDate", "salesAndTrafficByAsin", "salesAndTrafficTrends")
 #: "A query must be at most 8000 characters after unnecessary whitespace is removed." (createQuery model)

@@ -1,0 +1,288 @@
+"""Streaming parser of Data Kiosk ``analytics_salesAndTraffic_2024_04_24`` documents (JSONL).
+
+One JSON object per line, one line per record of the query's list (``salesAndTrafficTrends`` /
+``salesAndTrafficByDate`` / ``salesAndTrafficByAsin``). The document is read line by line (gzip or plain,
+see ``amazon.documents.open_document``), never whole, and each line becomes one record with the keys the
+S&T report parser (``parsers.sales_traffic``) gives its rows, so the warehouse loads either source the same
+way:
+
+* ByDate → ``report_date, <ST_BY_DATE_FIELDS .column>, currency_code`` (a report ``by_date`` row);
+* Trends / ByAsin → ``parent_asin, child_asin ('' if absent), sku ('' if absent), <ST_BY_ASIN_FIELDS
+  .column>, currency_code`` (a report ``by_asin`` row) plus ``report_date``;
+
+and, in every record, ``marketplace_id``, ``start_date`` and ``end_date`` (a report document is one
+marketplace and one day; a Data Kiosk document is many). ``report_date`` is the day of a DAY record
+(startDate = endDate); a ByAsin record over a longer window (ASIN discovery) has ``report_date`` None.
+Numbers are exact (integers ``int``, decimals ``Decimal`` from the literal; Amounts become their amount,
+the record's single currency goes to ``currency_code``). :func:`sales_traffic_documents` groups records
+into one ``SalesTrafficDocument`` per (marketplace, day), the report parser's result type.
+
+Keys outside the catalogue (schema drift, or fields selected beyond it) are not fatal: they are collected in
+``unknown_fields`` (dotted paths, as the report parser does) and counted in ``unknown_field_counts``. A
+malformed or truncated line, a missing required field, a wrongly typed value or a record mixing currencies
+raises ``SalesTrafficFormatError`` (the report parser's class) naming the line and the document.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any, BinaryIO, Literal
+
+import msgspec
+
+from chalkola_pipelines.amazon.documents import document_name
+from chalkola_pipelines.amazon.errors import SalesTrafficFormatError
+from chalkola_pipelines.amazon.parsers.sales_traffic import SalesTrafficDocument
+from chalkola_pipelines.amazon.report_columns import ST_BY_ASIN_FIELDS, ST_BY_DATE_FIELDS, ReportField
+
+DocumentKind = Literal["trends", "by_date", "by_asin"]
+_ROOTS = {
+    "trends": "salesAndTrafficTrends",
+    "by_date": "salesAndTrafficByDate",
+    "by_asin": "salesAndTrafficByAsin",
+}
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+_BOM = b"\xef\xbb\xbf"
+#: (field, column, kind, required) per section: SDL section name → report catalogue section
+_Entry = tuple[str, str, str, bool]
+
+
+def _entries(fields: tuple[ReportField, ...], section: str) -> tuple[_Entry, ...]:
+    return tuple(
+        (f.name, f.column, f.kind, not f.name.endswith("B2B")) for f in fields if f.section == section
+    )
+
+
+_SECTIONS: dict[str, tuple[tuple[str, tuple[_Entry, ...]], ...]] = {
+    "by_date": (
+        ("sales", _entries(ST_BY_DATE_FIELDS, "salesByDate")),
+        ("traffic", _entries(ST_BY_DATE_FIELDS, "trafficByDate")),
+    ),
+    "by_asin": (
+        ("sales", _entries(ST_BY_ASIN_FIELDS, "salesByAsin")),
+        ("traffic", _entries(ST_BY_ASIN_FIELDS, "trafficByAsin")),
+    ),
+}
+_SECTIONS["trends"] = _SECTIONS["by_asin"]
+_DATE_HEADS = ("startDate", "endDate", "marketplaceId")
+_ASIN_HEADS = ("parentAsin", "childAsin", "sku")
+#: record-level keys of the SDL types (asinAggregation: Trends only)
+_RECORD_KEYS: dict[str, frozenset[str]] = {
+    "by_date": frozenset({*_DATE_HEADS, "sales", "traffic"}),
+    "by_asin": frozenset({*_DATE_HEADS, *_ASIN_HEADS, "sales", "traffic"}),
+    "trends": frozenset({*_DATE_HEADS, *_ASIN_HEADS, "asinAggregation", "sales", "traffic"}),
+}
+_KNOWN_SECTION_KEYS = {
+    (kind, name): frozenset(e[0] for e in entries)
+    for kind, pairs in _SECTIONS.items()
+    for name, entries in pairs
+}
+_AMOUNT_KEYS = frozenset({"amount", "currencyCode"})
+
+
+class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
+    """Records of one Data Kiosk S&T document, read lazily; drift counters fill in while iterating."""
+
+    def __init__(
+        self, stream: BinaryIO, kind: DocumentKind, *, source: str | None = None, allow_empty: bool = False
+    ) -> None:
+        if kind not in _ROOTS:
+            raise ValueError(f"unknown Data Kiosk document kind {kind!r} (trends, by_date, by_asin)")
+        self.kind = kind
+        self.source = source or document_name(stream)
+        self.allow_empty = allow_empty
+        self.unknown_fields: set[str] = set()
+        self.unknown_field_counts: Counter[str] = Counter()
+        self.lines = 0  # lines read (blank lines included)
+        self.records = 0
+        self._stream = stream
+        self._done = False
+        self._sections = _SECTIONS[kind]
+        self._record_keys = _RECORD_KEYS[kind]
+        self._asin = kind != "by_date"
+
+    def __iter__(self) -> DataKioskSalesTrafficRows:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        while not self._done:
+            raw = self._stream.readline()
+            if not raw:
+                self._done = True
+                if self.records == 0 and not self.allow_empty:
+                    raise self.fail(
+                        None,
+                        "the document is empty (no JSONL record). Amazon signals 'no data' by a DONE query "
+                        "without dataDocumentId, so an empty data document is a broken download or a fault",
+                    )
+                break
+            self.lines += 1
+            if self.lines == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+            line = raw.strip()
+            if not line:
+                continue
+            record = self.record(line)
+            self.records += 1
+            return record
+        raise StopIteration
+
+    # -- one line
+    def fail(self, line: int | None, message: str) -> SalesTrafficFormatError:
+        where = f" {self.source}" if self.source else ""
+        at = f" line {line}" if line is not None else ""
+        return SalesTrafficFormatError(
+            f"Data Kiosk {_ROOTS[self.kind]} document{where}{at}: {message}. Keep the archived document for "
+            "investigation and re-run the partition (a new query is created) once the cause is known."
+        )
+
+    def unknown(self, obj: dict[str, Any], known: frozenset[str], prefix: str) -> None:
+        if obj.keys() <= known:
+            return
+        for key in obj:
+            if key not in known:
+                path = f"{prefix}.{key}" if prefix else key
+                self.unknown_fields.add(path)
+                self.unknown_field_counts[path] += 1
+
+    def record(self, line: bytes) -> dict[str, Any]:
+        n = self.lines
+        try:
+            obj = _DECODER.decode(line)
+        except msgspec.DecodeError as exc:
+            raise self.fail(n, f"malformed or truncated JSON line ({exc})") from None
+        if type(obj) is not dict:
+            raise self.fail(n, f"a record must be a JSON object, got {type(obj).__name__}")
+        self.unknown(obj, self._record_keys, "")
+        start, end = self.day(obj, "startDate", n), self.day(obj, "endDate", n)
+        if end < start:
+            raise self.fail(n, f"endDate {end} is before startDate {start}")
+        marketplace_id = self.text(obj, "marketplaceId", n, required=True)
+        out: dict[str, Any] = {"marketplace_id": marketplace_id, "start_date": start, "end_date": end}
+        if start == end:
+            out["report_date"] = start
+        elif self.kind == "by_asin":
+            out["report_date"] = None
+        else:
+            raise self.fail(n, f"the record spans {start}..{end}; a DAY query gives one day per record")
+        if self._asin:
+            out["parent_asin"] = self.text(obj, "parentAsin", n, required=True)
+            out["child_asin"] = self.text(obj, "childAsin", n, required=False)
+            out["sku"] = self.text(obj, "sku", n, required=False)
+        currencies: set[str] = set()
+        for name, entries in self._sections:
+            self.section(obj, name, entries, out, currencies, n)
+        if len(currencies) != 1:
+            found = ", ".join(sorted(currencies)) or "none"
+            raise self.fail(n, f"a record must carry exactly one currency across its Amounts, found {found}")
+        out["currency_code"] = next(iter(currencies))
+        return out
+
+    def day(self, obj: dict[str, Any], key: str, n: int) -> date:
+        value = obj.get(key)
+        if value is None:
+            raise self.fail(n, f"required field {key} is missing")
+        try:
+            return date.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise self.fail(n, f"{key} must be a YYYY-MM-DD date, got {value!r}") from None
+
+    def text(self, obj: dict[str, Any], key: str, n: int, *, required: bool) -> str:
+        value = obj.get(key)
+        if value is None:
+            if required:
+                raise self.fail(n, f"required field {key} is missing")
+            return ""
+        if type(value) is not str or (required and not value):
+            raise self.fail(n, f"{key} must be a non-empty string, got {value!r}")
+        return value
+
+    def section(
+        self,
+        obj: dict[str, Any],
+        name: str,
+        entries: tuple[_Entry, ...],
+        out: dict[str, Any],
+        currencies: set[str],
+        n: int,
+    ) -> None:
+        block = obj.get(name)
+        if type(block) is not dict:
+            what = "is missing" if block is None else f"must be an object, got {type(block).__name__}"
+            raise self.fail(n, f"required field {name} {what}")
+        self.unknown(block, _KNOWN_SECTION_KEYS[(self.kind, name)], name)
+        for field, column, kind, required in entries:
+            value = block.get(field)
+            path = f"{name}.{field}"
+            if value is None:
+                if required:
+                    raise self.fail(n, f"required field {path} is missing")
+                out[column] = None
+            elif kind == "money":
+                out[column] = self.amount(value, currencies, path, n)
+            elif kind == "int":
+                out[column] = self.integer(value, path, n)
+            else:
+                out[column] = self.number(value, path, n)
+
+    def integer(self, value: Any, path: str, n: int) -> int:
+        if type(value) is int:
+            return value
+        if type(value) is Decimal and value.is_finite() and value == value.to_integral_value():
+            return int(value)
+        raise self.fail(n, f"{path} must be an integer (Long), got {value!r}")
+
+    def number(self, value: Any, path: str, n: int) -> Decimal:
+        if type(value) is Decimal:
+            return value
+        if type(value) is int:
+            return Decimal(value)
+        raise self.fail(n, f"{path} must be a number (Float), got {value!r}")
+
+    def amount(self, value: Any, currencies: set[str], path: str, n: int) -> Decimal:
+        if type(value) is not dict:
+            raise self.fail(n, f"{path} must be an Amount object, got {value!r}")
+        self.unknown(value, _AMOUNT_KEYS, path)
+        currency = value.get("currencyCode")
+        if type(currency) is not str or not currency:
+            raise self.fail(n, f"required field {path}.currencyCode is missing or not a currency code")
+        if value.get("amount") is None:
+            raise self.fail(n, f"required field {path}.amount is missing")
+        currencies.add(currency)
+        return self.number(value["amount"], f"{path}.amount", n)
+
+
+def iter_data_kiosk_sales_traffic(
+    stream: BinaryIO, kind: DocumentKind, *, source: str | None = None, allow_empty: bool = False
+) -> DataKioskSalesTrafficRows:
+    """The records of a Data Kiosk S&T document of ``kind`` (the ``DataKioskQuery.kind`` it answers).
+
+    ``source`` names the document (e.g. the query id and path) in errors; the stream's file name is used
+    otherwise. An empty document raises unless ``allow_empty``.
+    """
+    return DataKioskSalesTrafficRows(stream, kind, source=source, allow_empty=allow_empty)
+
+
+def sales_traffic_documents(
+    records: Iterable[dict[str, Any]],
+) -> dict[tuple[str, date], SalesTrafficDocument]:
+    """Records (ByDate and/or Trends) grouped per (marketplace id, day) as report-parser documents.
+
+    Holds the grouped records in memory (one query's documents; a 30-day Trends window for 1,000 ASINs is
+    ~30,000 records). Window aggregates (``report_date`` None, ByAsin discovery) are refused.
+    """
+    out: dict[tuple[str, date], SalesTrafficDocument] = {}
+    for record in records:
+        day = record.get("report_date")
+        if day is None:
+            raise ValueError("sales_traffic_documents: a multi-day ByAsin record has no single day to load")
+        key = (record["marketplace_id"], day)
+        document = out.get(key)
+        if document is None:
+            spec = {"source": "dataKiosk", "marketplaceIds": [key[0]], "startDate": day, "endDate": day}
+            document = out[key] = SalesTrafficDocument(report_specification=spec, by_date=[], by_asin=[])
+        (document.by_asin if "parent_asin" in record else document.by_date).append(record)
+    return out
