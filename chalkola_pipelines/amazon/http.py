@@ -478,7 +478,8 @@ class AmazonHttpClient:
         """
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(dest.name + ".part")
+        # a name of its own per download: two runs may fetch the same document (a region's order report)
+        part = dest.with_name(f"{dest.name}.{os.getpid()}-{random.getrandbits(32):08x}.part")
         safe_url = redact_url(url)
         holder: dict[str, Any] = {}
 
