@@ -541,6 +541,12 @@ def bench_orders(url: str, work: Path, seed: int, scale: float, n_days: int) -> 
 
     pc.utf8_trim_whitespace(pa.array([""]))
 
+    from chalkola_pipelines.marketplaces import local_days_window_utc
+    from chalkola_pipelines.warehouse.order_routing import OrderRouting
+
+    # the pipeline's path: rows routed by sales-channel (this document holds US rows only)
+    routing = OrderRouting.for_document(mkt, [mkt], local_days_window_utc(mkt, days[0], days[-1]))
+
     def ours() -> int:
         with connect(url) as conn, open_document(path) as stream:
             counts = replace_order_items(
@@ -549,6 +555,7 @@ def bench_orders(url: str, work: Path, seed: int, scale: float, n_days: int) -> 
                 days=days,
                 rows=iter_order_report_rows(stream),
                 report_id="bench-orders",
+                routing=routing,
             )
             conn.commit()
         return sum(counts.values())
@@ -561,6 +568,7 @@ def bench_orders(url: str, work: Path, seed: int, scale: float, n_days: int) -> 
                 days=days,
                 rows=(row for row in iter_order_report_rows(stream)),
                 report_id="bench-orders-wrapped",
+                routing=routing,
             )
             conn.commit()
         return sum(counts.values())
@@ -586,6 +594,35 @@ def bench_orders(url: str, work: Path, seed: int, scale: float, n_days: int) -> 
         }
     )
     return result
+
+
+def order_report_quota(today: dt.date | None = None) -> dict[str, Any]:
+    """createReport calls the orders part needs for the default eleven marketplaces (createReport: 1/min
+    per region after a burst of 15): one report per region and window, against one per marketplace before."""
+    from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, SP_ORDERS
+    from chalkola_pipelines.defs.order_windows import reports_needed
+    from chalkola_pipelines.marketplaces import parse_marketplace_codes
+
+    eleven = parse_marketplace_codes(None)
+    today = today or dt.date.today()
+    nightly = [(today - dt.timedelta(days=7), today - dt.timedelta(days=1))]
+
+    def runs(per_run: int) -> list[tuple[dt.date, dt.date]]:
+        first, left, out = today - dt.timedelta(days=730), 730, []
+        while left > 0:
+            n = min(per_run, left)
+            out.append((first, first + dt.timedelta(days=n - 1)))
+            first, left = first + dt.timedelta(days=n), left - n
+        return out
+
+    return {
+        "marketplaces": len(eleven),
+        "regions": len({m.region for m in eleven}),
+        "nightly_reports_per_marketplace_before": reports_needed(eleven, nightly, per_region=False),
+        "nightly_reports_per_region_now": reports_needed(eleven, nightly),
+        "backfill_24_months_reports_before": reports_needed(eleven, runs(30), per_region=False),
+        "backfill_24_months_reports_now": reports_needed(eleven, runs(MAX_DAYS_PER_RUN[SP_ORDERS])),
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -620,6 +657,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ads": ads,
         "sales_traffic": st,
         "orders": orders,
+        "order_report_quota": order_report_quota(),
         "targets": {"ratio_min": TARGET_RATIO, "ads_peak_rss_mb_max": TARGET_PEAK_RSS_MB},
         "meets_targets": {
             "ads_ratio": (ads["ratio"] or 0) >= TARGET_RATIO,

@@ -204,6 +204,7 @@ def _dagster_job(
 
 def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    demo_started = dt.datetime.now(dt.UTC)
     marketplaces = parse_marketplace_codes(args.marketplaces or os.environ.get("CHALKOLA_MARKETPLACES"))
     print(
         f"chalkola demo: {len(marketplaces)} marketplaces × {args.days} days, simulator time scale {args.time_scale}"
@@ -251,7 +252,7 @@ def run_demo(args: argparse.Namespace) -> int:
             return 1
 
     print()
-    print_summary(env["DATABASE_URL"], runs)
+    print_summary(env["DATABASE_URL"], runs, demo_started)
     print(
         f"\nDone in {time.monotonic() - started:.0f} s. Explore: `make ui` (Dagster UI), `chalkola db url` (psql / BI)."
     )
@@ -276,7 +277,7 @@ def _pct(numerator: Decimal | None, denominator: Decimal | None) -> str:
     return f"{100 * numerator / denominator:.1f}%"
 
 
-def print_summary(url: str, runs: Sequence[RangeRun]) -> None:
+def print_summary(url: str, runs: Sequence[RangeRun], since: dt.datetime | None = None) -> None:
     """Per marketplace: rows loaded, ordered sales, ad spend, ACOS, ROAS, TACOS; top 5 campaigns by spend.
 
     Ratios are re-derived from the additive columns of the marts (never averaged).
@@ -319,6 +320,26 @@ def print_summary(url: str, runs: Sequence[RangeRun]) -> None:
                 top_lines.append(f"   {i}. {name[:48]:<48} spend {s:>11,.2f}  sales {r:>12,.2f}  ACOS {_pct(s, r):>6}  ROAS {_ratio(r, s):>5}")  # fmt: skip
     print("\nTop 5 campaigns by spend per marketplace:")
     print("\n".join(top_lines))
+    print_reports_requested(url, since)
+
+
+def print_reports_requested(url: str, since: dt.datetime | None = None) -> None:
+    """Reports requested per source, report type and region (the ledger), with what they cost: the order
+    report is one per region and window (it holds every marketplace of the region), not one per marketplace."""
+    from chalkola_pipelines.warehouse.postgres import connect
+
+    with connect(url) as conn:
+        rows = conn.execute(
+            "select source, report_type, region, count(*), count(distinct (window_start, window_end)),"
+            " string_agg(distinct marketplace, ' | ')"
+            " from raw_amazon.report_requests where created_at >= %s"
+            " group by 1, 2, 3 order by 1, 2, 3",
+            (since or dt.datetime(1970, 1, 1, tzinfo=dt.UTC),),
+        ).fetchall()
+    print("\nReports requested per source (raw_amazon.report_requests):")
+    print(f"  {'source':<14} {'report type':<52} {'region':<6} {'reports':>7} {'windows':>7}  marketplaces")
+    for source, report_type, region, n, windows, mkts in rows:
+        print(f"  {source:<14} {report_type:<52} {region:<6} {n:>7} {windows:>7}  {mkts or '-'}")
 
 
 def run_setup(args: argparse.Namespace) -> int:

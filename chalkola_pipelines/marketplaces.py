@@ -88,6 +88,11 @@ _CATALOGUE: tuple[Marketplace, ...] = (
 
 _BY_CODE = {m.code: m for m in _CATALOGUE}
 _BY_ID = {m.marketplace_id: m for m in _CATALOGUE}
+_BY_SALES_CHANNEL = {m.sales_channel.casefold(): m for m in _CATALOGUE}
+
+#: ``sales-channel`` of multi-channel fulfilment orders (FBA shipping orders of the seller's other shops): tied
+#: to Amazon's "Non-Amazon" marketplaces, not sales of any Amazon marketplace (selling-partner-api-docs #761).
+NON_AMAZON_SALES_CHANNEL = "Non-Amazon"
 # Amazon itself uses "UK" in some places (older Ads profiles) and "GB" in others.
 _ALIASES = {"GB": "UK"}
 
@@ -128,6 +133,21 @@ def get_marketplace_by_id(marketplace_id: str) -> Marketplace:
     except KeyError:
         raise UnknownMarketplaceError(
             f"Unknown Amazon marketplace id {marketplace_id!r}: not in chalkola_pipelines.marketplaces."
+        ) from None
+
+
+def marketplace_of_sales_channel(sales_channel: str) -> Marketplace | None:
+    """The marketplace an order report's ``sales-channel`` names (``Amazon.de`` → DE, case-insensitive);
+    None for ``Non-Amazon`` (multi-channel fulfilment); UnknownMarketplaceError for anything else."""
+    key = (sales_channel or "").strip().casefold()
+    if key == NON_AMAZON_SALES_CHANNEL.casefold():
+        return None
+    try:
+        return _BY_SALES_CHANNEL[key]
+    except KeyError:
+        raise UnknownMarketplaceError(
+            f"Unknown sales channel {sales_channel!r}: not in chalkola_pipelines.marketplaces "
+            f"(known: {', '.join(m.sales_channel for m in _CATALOGUE)}, {NON_AMAZON_SALES_CHANNEL})."
         ) from None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,7 +86,8 @@ def download_to_file(http: AmazonHttpClient, operation: str, url: str, dest: Pat
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    # a name of its own per download: two runs may fetch the same document (a region's order report)
+    part = dest.with_name(f"{dest.name}.{os.getpid()}-{random.getrandbits(32):08x}.part")
     safe_url = strip_url_query(url)
     holder: dict[str, Any] = {}
 

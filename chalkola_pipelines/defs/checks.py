@@ -21,6 +21,8 @@ from chalkola_pipelines.marketplaces import Marketplace
 from chalkola_pipelines.warehouse.partition_queries import (
     RowsPerDay,
     ads_attributed_and_ordered_sales_per_asin_day,
+    order_and_sales_traffic_units_per_asin_day,
+    order_item_rows_of_other_sales_channels,
     sales_traffic_by_asin_rows_per_day,
     sales_traffic_by_date_rows_per_day,
     sales_traffic_totals_per_day,
@@ -29,6 +31,10 @@ from chalkola_pipelines.warehouse.partition_queries import (
 ROWS_MATCH_DOCUMENT = "rows_match_document"
 ST_TOTALS_MATCH = "by_date_totals_match_by_asin"
 ADS_WITHIN_ORDERED = "attributed_sales_within_ordered_sales"
+ORDER_SALES_CHANNEL = "sales_channel_matches_marketplace"
+ORDER_UNITS_MATCH = "order_units_match_sales_traffic_units"
+ORDER_UNITS_TOLERANCE = Decimal("0.10")  # relative, per ASIN-day
+ORDER_UNITS_SLACK = 2  # absolute units per ASIN-day (late cancellations, restatements)
 
 ST_TOTALS_TOLERANCE = Decimal("0.02")  # relative; measured on a real US report: +0.34 % sales, +0.34 % units
 ST_TOTALS_SLACK = Decimal("1")  # absolute slack for tiny days (1 unit, 1.00 of currency)
@@ -53,7 +59,23 @@ SALES_TRAFFIC_CHECK_SPECS = [
         f"over byAsin within {ST_TOTALS_TOLERANCE:.0%} (WARN: real reports differ by ~0.3 %).",
     ),
 ]
-ORDERS_CHECK_SPECS = [_rows_spec(SP_ORDERS, "raw_amazon.sp_order_items")]
+ORDERS_CHECK_SPECS = [
+    _rows_spec(SP_ORDERS, "raw_amazon.sp_order_items"),
+    dg.AssetCheckSpec(
+        ORDER_SALES_CHANNEL,
+        asset=SP_ORDERS,
+        description="Exact: every order item loaded under a marketplace's partitions has that marketplace's "
+        "sales-channel (Amazon.com for US …): Amazon's order report holds the whole region, a row stamped with "
+        "the wrong marketplace would count it twice (ERROR).",
+    ),
+    dg.AssetCheckSpec(
+        ORDER_UNITS_MATCH,
+        asset=SP_ORDERS,
+        description="Per ASIN-day, units in the order report equal the S&T units ordered within "
+        f"{ORDER_UNITS_TOLERANCE:.0%} or {ORDER_UNITS_SLACK} units (WARN: two Amazon sources; only days whose "
+        "S&T is loaded are compared). A marketplace counting its region's orders shows up here at once.",
+    ),
+]
 ADS_CHECK_SPECS = [
     _rows_spec(ADS_SP_ADVERTISED_PRODUCT, "raw_amazon.ads_sp_advertised_product"),
     dg.AssetCheckSpec(
@@ -204,6 +226,57 @@ def ads_within_ordered_sales(
             "asin_days_compared": len(rows),
             "asin_days_over": len(over),
             "examples": sample or "none",
+            "note": "only days whose S&T report is loaded are compared",
+        },
+    )
+
+
+def order_sales_channels_match(
+    conn: psycopg.Connection, marketplace: Marketplace, days: Sequence[dt.date]
+) -> dg.AssetCheckResult:
+    """ERROR check: no order item under the marketplace's loaded ``days`` has another sales channel."""
+    other = order_item_rows_of_other_sales_channels(conn, marketplace.code, marketplace.sales_channel, days)
+    return dg.AssetCheckResult(
+        asset_key=SP_ORDERS,
+        check_name=ORDER_SALES_CHANNEL,
+        passed=not other,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "marketplace": marketplace.code,
+            "sales_channel": marketplace.sales_channel,
+            "days": _days_label(days),
+            "days_checked": len(days),
+            "rows_of_other_sales_channels": sum(other.values()),
+            "other_sales_channels": ", ".join(f"{k}: {v}" for k, v in other.items()) or "none",
+        },
+    )
+
+
+def order_units_match_sales_traffic(
+    conn: psycopg.Connection, marketplace: Marketplace, days: Sequence[dt.date]
+) -> dg.AssetCheckResult:
+    """WARN check: order-report units vs S&T units ordered per ASIN-day (days with S&T loaded only)."""
+    rows = order_and_sales_traffic_units_per_asin_day(conn, marketplace.code, days)
+    over = [
+        (d, asin, o, s)
+        for d, asin, o, s in rows
+        if abs(o - s) > ORDER_UNITS_SLACK and Decimal(abs(o - s)) > ORDER_UNITS_TOLERANCE * max(o, s)
+    ]
+    order_units, st_units = sum(r[2] for r in rows), sum(r[3] for r in rows)
+    return dg.AssetCheckResult(
+        asset_key=SP_ORDERS,
+        check_name=ORDER_UNITS_MATCH,
+        passed=not over,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "marketplace": marketplace.code,
+            "days": _days_label(days),
+            "asin_days_compared": len(rows),
+            "asin_days_over_tolerance": len(over),
+            "order_report_units": order_units,
+            "sales_traffic_units": st_units,
+            "examples": {f"{d.isoformat()} {a}": f"orders {o} vs S&T {s}" for d, a, o, s in over[:20]}
+            or "none",
             "note": "only days whose S&T report is loaded are compared",
         },
     )

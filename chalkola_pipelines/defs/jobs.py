@@ -9,7 +9,7 @@ Jobs:
 
 A *range run* covers consecutive local days of ONE marketplace: its tags
 ``dagster/asset_partition_range_start`` / ``_end`` name the first and last partition key
-(``"2026-11-01|US"`` .. ``"2026-11-07|US"``), so one order report (≤ 30 days) or one Ads report (≤ 31 days)
+(``"2026-11-01|US"`` .. ``"2026-11-07|US"``), so one order report (≤ 29 local days, see defs/order_windows) or one Ads report (≤ 31 days)
 fills every day in it. Every run request carries ``amazon/region`` so that run-queue tag limits
 (``deploy/dagster.yaml``: ``tag_concurrency_limits`` on ``amazon/region``) cap the runs per Amazon region.
 """
@@ -46,7 +46,9 @@ LAUNCHED_BY_TAG = "chalkola/launched_by"
 # the most days one run of each source should cover (one report per run where the API allows it)
 MAX_DAYS_PER_RUN: Mapping[str, int] = {
     SP_SALES_TRAFFIC: 7,  # one single-day report per day anyway: keep failures/retries small
-    SP_ORDERS: 30,  # GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL: ≤ 30 days per report
+    # GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL: ≤ 30 days of UTC per report, one per region: 29
+    # local days fit one report in every region (EU's UK..AE is 4 h wide, FE's JP..AU 2 h, DST 1 h)
+    SP_ORDERS: 29,
     ADS_SP_ADVERTISED_PRODUCT: 31,  # Ads v3 spAdvertisedProduct: ≤ 31 days per report
 }
 API_OF_ASSET: Mapping[str, str] = {

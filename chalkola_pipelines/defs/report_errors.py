@@ -44,6 +44,7 @@ def report_failure(
     report_id: str | None = None,
     document: Path | None = None,
     todo: str = "",
+    allow_retries: bool | None = None,
 ) -> dg.Failure:
     """One clear Failure: '<partitions>: <error>. <what to do>' (no secrets: errors never carry them)."""
     parts = [f"{what}: {exc}"]
@@ -56,7 +57,23 @@ def report_failure(
     metadata: dict[str, Any] = {"error": type(exc).__name__}
     if report_id:
         metadata["report_id"] = report_id
-    return dg.Failure(description=" ".join(parts), metadata=metadata)
+    return dg.Failure(description=" ".join(parts), metadata=metadata, allow_retries=allow_retries)
+
+
+#: Words of a FATAL that no retry of the same request can fix (Amazon: "Date range exceeded. Report can be
+#: requested only upto 30 days").
+NEVER_SUCCEEDS = ("date range exceeded",)
+NEVER_SUCCEEDS_TODO = (
+    "Amazon refuses this window whatever the time: retrying it unchanged can never succeed, so it is not "
+    "retried. The pipeline builds windows within Amazon's limit, so this is a bug (or a changed limit): report it "
+    "with this message."
+)
+
+
+def never_succeeds(exc: BaseException) -> bool:
+    """A FATAL whose error document says the request itself is invalid (e.g. its window is too long)."""
+    text = str(getattr(exc, "amazon_message", "") or exc).lower()
+    return any(words in text for words in NEVER_SUCCEEDS)
 
 
 def is_partition_specific(failure: BaseException) -> bool:
@@ -128,6 +145,15 @@ def failures_named(
             str(exc),
             region,
         )
+        if never_succeeds(exc):
+            described = getattr(exc, "amazon_message", None) or str(exc)
+            raise report_failure(
+                what,
+                RuntimeError(f"SP-API report {report_id} ended FATAL: {described}."),
+                report_id=report_id,
+                todo=NEVER_SUCCEEDS_TODO,
+                allow_retries=False,
+            ) from exc
         raise report_failure(what, exc, report_id=report_id) from exc
     except (
         SalesTrafficFormatError,

@@ -81,9 +81,14 @@ class LedgerRequest:
     marketplace: str | None = None
     profile_id: int | None = None
     landing_suffix: str = ".gz"
+    # a job whose document serves a whole region (the order report): its ledger scope and landing folder,
+    # e.g. "NA", so that every marketplace of the region finds the same entry
+    region_scope: str | None = None
 
     @property
     def scope(self) -> str:
+        if self.region_scope is not None:
+            return self.region_scope
         return str(self.profile_id) if self.profile_id is not None else str(self.marketplace)
 
     def ident(self) -> dict[str, Any]:
@@ -238,7 +243,14 @@ def run_units(
     landed: dict[int, ReportOutcome] = {}
     started: dict[int, StartedJob[Any]] = {}
     for i, unit in enumerate(units):
-        with _isolated(unit, ledger, summary, isolate=isolate):
+        request = unit.request
+        # a region-wide document is wanted by every marketplace's run of the region, maybe at the same time
+        claim = (
+            ledger.claimed(scope=request.scope, **request.ident())
+            if request.region_scope is not None
+            else contextlib.nullcontext()
+        )
+        with _isolated(unit, ledger, summary, isolate=isolate), claim:
             outcome, resume_id = _from_ledger(context, unit, ledger)
             if outcome is not None:
                 landed[i] = outcome
@@ -302,7 +314,7 @@ def _on_status(unit: Unit, ledger: ReportLedger) -> Callable[[Any, str, str], No
     def record(_job: Any, report_id: str, status: str) -> None:
         ledger.record(
             marketplace=request.marketplace, profile_id=request.profile_id, report_id=report_id, status=status,
-            **request.ident(),
+            scope=request.scope, **request.ident(),
         )  # fmt: skip
 
     return record

@@ -1,7 +1,7 @@
 """Sensors: the historical backfill (default stopped) and ``dbt build`` once raw loads settle.
 
 ``history_backfill_sensor`` fills the missing partitions of the last 24 months (``CHALKOLA_START_DATE``),
-newest first, as range runs (≤ 7 S&T days, ≤ 30 order days = one report, ≤ 31 Ads days = one report), with
+newest first, as range runs (≤ 7 S&T days, ≤ 29 order days = one report per region, ≤ 31 Ads days = one report), with
 at most ``max_in_flight_per_region`` of its runs queued or running per Amazon region (Amazon's quota is per
 region; the run queue's ``amazon/region`` tag limit applies on top). Ads history is limited to the Ads API's
 95-day retention. Each pass over the history is a *round*: the sensor never relaunches a range that already

@@ -78,6 +78,27 @@ class GroundTruth:
     def ad_sales_7d(self, code: str, day: dt.date) -> Decimal:
         return sum((row.sales_7d for row in self.ad_rows(code, day)), Decimal(0))
 
+    # -- order report ------------------------------------------------------------------------------------
+    # Amazon's order report of a region holds every marketplace's orders, routed by sales-channel; the
+    # truth keeps them per marketplace, and the Non-Amazon (MCF) orders separately.
+
+    def order_items(self, code: str, day: dt.date) -> list[tuple[str, str, int]]:
+        """``(amazon-order-id, asin, quantity)`` of every order-report row of the marketplace's Amazon orders
+        purchased on its local ``day`` (cancelled items included, quantity 0), as of the seller's clock."""
+        return self._seller._truth_order_items(code, day)
+
+    def order_units(self, code: str, day: dt.date) -> int:
+        return sum(q for _, _, q in self.order_items(code, day))
+
+    def mcf_order_items(self, code: str, day: dt.date) -> list[tuple[str, str, int]]:
+        """``(amazon-order-id, asin, quantity)`` of the MCF (``Non-Amazon``) rows fulfilled from the
+        marketplace's FBA stock and purchased on its local ``day``: never part of its sales."""
+        return self._seller._truth_mcf_items(code, day)
+
+    def mcf_order_items_between(self, region: str, start: dt.datetime, end: dt.datetime) -> int:
+        """MCF rows of the region's marketplaces purchased in [start, end] (the report window)."""
+        return self._seller._truth_mcf_between(region, start, end)
+
     def profile_id(self, code: str) -> int:
         """The Ads profile id of the marketplace."""
         return self._seller._profile_id(code)

@@ -42,10 +42,10 @@ def sp_report_document(seller: Any, report: SpReport, *, extra_field: bool = Fal
         return dumps_json(document)
     if report.report_type == ORDERS_BY_ORDER_DATE:
         start = report.data_start.astimezone(dt.UTC)
-        end = report.data_end.astimezone(dt.UTC)
-        rows: list[dict[str, str]] = []
-        for marketplace_id in report.marketplace_ids:
-            rows.extend(seller.order_report_rows(marketplace_id, start, end))
+        # dataEndTime is inclusive (the pipeline sends …:59:59 for a day ending at the next midnight)
+        end = report.data_end.astimezone(dt.UTC) + dt.timedelta(microseconds=1)
+        # Amazon ignores marketplaceIds here: every marketplace of the account in the region, + MCF rows
+        rows = seller.region_order_report_rows(report.region, start, end)
         rows.sort(key=lambda r: (r.get("purchase-date", ""), r.get("amazon-order-id", "")))
         header = list(ORDER_REPORT_OFFICIAL_HEADER)
         if extra_field:

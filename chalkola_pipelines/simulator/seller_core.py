@@ -22,8 +22,10 @@ from chalkola_pipelines.marketplaces import (
 )
 from chalkola_pipelines.simulator.data_ads import AdsAccount, AdsDay, build_ads_account, generate_ads_day
 from chalkola_pipelines.simulator.data_catalogue import Catalogue, Listing, build_listing, rng_for
+from chalkola_pipelines.simulator.data_mcf import McfDay, generate_mcf_day
 from chalkola_pipelines.simulator.data_sales import (
     EPOCH_DAY,
+    SHIP_STATES,
     AsinAggregate,
     SalesDay,
     aggregate_asins,
@@ -169,6 +171,15 @@ class SellerCore:
             self._days.put(key, sd)
         return sd
 
+    def _mcf_day(self, code: str, day: dt.date) -> McfDay:
+        key = ("mcf", code, day)
+        md = self._days.get(key)
+        if md is None:
+            states = len(SHIP_STATES.get(code, (("", 0.0),)))
+            md = generate_mcf_day(self.seed, self._listings[code], self._sales_day(code, day), states)
+            self._days.put(key, md)
+        return md
+
     def _aggregate(self, code: str, day: dt.date, now_ts: int) -> AsinAggregate:
         key = (code, day)
         agg = self._aggs.get(key)
@@ -207,6 +218,12 @@ class SellerCore:
         prefixes = self._listings[code].eco.order_prefixes
         digits = f"{s:014d}"
         return f"{prefixes[index % len(prefixes)]}-{digits[:7]}-{digits[7:]}"
+
+    def _mcf_order_id(self, code: str, day: dt.date, index: int) -> str:
+        """MCF orders have Amazon ids of their own series (``S01-…``): never an Amazon marketplace's order."""
+        raw = self._order_raw(code, day, index) + 7 * _ID_MOD // 11
+        digits = f"{(self._id_a * raw + self._id_b) % _ID_MOD:014d}"
+        return f"S01-{digits[:7]}-{digits[7:]}"
 
     def _order_item_id(self, code: str, day: dt.date, index: int, item_no: int) -> str:
         raw = self._order_raw(code, day, index) * 10 + item_no

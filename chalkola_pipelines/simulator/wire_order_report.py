@@ -1,5 +1,10 @@
 """GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL rows (one per order item, every value a string; the
 TSV itself is written by :func:`.document_encoding.tsv_bytes`).
+
+Like Amazon's (amazon-facts §8.3), a report holds the orders of EVERY marketplace of the seller's account in
+the region, whatever ``marketplaceIds`` asked for (:meth:`OrderReport.region_order_report_rows`); each row
+names its marketplace only by ``sales-channel`` (``Amazon.com``, ``Amazon.de`` …) and multi-channel
+fulfilment orders come with ``sales-channel`` ``Non-Amazon`` (:mod:`.data_mcf`).
 """
 
 from __future__ import annotations
@@ -9,7 +14,8 @@ import datetime as dt
 import numpy as np
 
 from chalkola_pipelines.amazon.report_columns import ORDER_REPORT_OFFICIAL_HEADER
-from chalkola_pipelines.marketplaces import Marketplace
+from chalkola_pipelines.marketplaces import NON_AMAZON_SALES_CHANNEL, Marketplace
+from chalkola_pipelines.simulator.data_mcf import MCF_SHIP_DELAY
 from chalkola_pipelines.simulator.data_sales import (
     CANCELED,
     PENDING,
@@ -34,11 +40,74 @@ _ITEM_STATUS_REPORT = {
 class OrderReport(SellerCore):
     """The order flat-file view of the seller."""
 
+    def region_order_report_rows(
+        self, region: str, start: dt.datetime, end: dt.datetime
+    ) -> list[dict[str, str]]:
+        """What Amazon's order report holds for a window: the rows of every marketplace of the seller in
+        ``region`` (``marketplaceIds`` ignored) plus the region's MCF (``Non-Amazon``) orders."""
+        rows: list[dict[str, str]] = []
+        for mkt in self.marketplaces:
+            if mkt.region == region:
+                rows.extend(self.order_report_rows(mkt.marketplace_id, start, end))
+                rows.extend(self.mcf_order_report_rows(mkt.marketplace_id, start, end))
+        return rows
+
+    def mcf_order_report_rows(
+        self, marketplace_id: str, start: dt.datetime, end: dt.datetime
+    ) -> list[dict[str, str]]:
+        """The ``Non-Amazon`` rows of MCF orders fulfilled from the marketplace's FBA stock, purchased in
+        [start, end) and not after now."""
+        mkt = self.marketplace(marketplace_id)
+        start_utc, end_utc = as_utc(start, "start"), as_utc(end, "end")
+        assert start_utc is not None and end_utc is not None
+        now_ts = self._now_ts()
+        lo = int(np.ceil(start_utc.timestamp()))
+        hi = min(int(np.ceil(end_utc.timestamp())), now_ts + 1)
+        rows: list[dict[str, str]] = []
+        if hi <= lo:
+            return rows
+        prods = self._listings[mkt.code].products
+        states = SHIP_STATES.get(mkt.code, (("", 0.0),))
+        for day in self._local_days(mkt, start_utc, end_utc):
+            md = self._mcf_day(mkt.code, day)
+            for o in np.flatnonzero((md.order_ts >= lo) & (md.order_ts < hi)).tolist():
+                ts = int(md.order_ts[o])
+                shipped = now_ts - ts >= MCF_SHIP_DELAY
+                for i in md.items_of(o):
+                    p = prods[int(md.item_asin[i])]
+                    rows.append(
+                        {
+                            **dict.fromkeys(ORDER_REPORT_OFFICIAL_HEADER, ""),
+                            "amazon-order-id": self._mcf_order_id(mkt.code, day, o),
+                            "merchant-order-id": f"SHOP-{int(md.order_number[o])}",
+                            "purchase-date": iso_from_ts(ts, "+00:00"),
+                            "last-updated-date": iso_from_ts(
+                                ts + MCF_SHIP_DELAY if shipped else ts + 60, "+00:00"
+                            ),
+                            "order-status": "Shipped" if shipped else "Pending",
+                            "fulfillment-channel": "Amazon",
+                            "sales-channel": NON_AMAZON_SALES_CHANNEL,
+                            "ship-service-level": "Standard",
+                            "product-name": p.title,
+                            "sku": p.sku,
+                            "asin": p.child_asin,
+                            "item-status": "Shipped" if shipped else "Unshipped",
+                            "quantity": str(int(md.item_qty[i])),
+                            "ship-city": f"SIMTOWN {o % 997:03d}",
+                            "ship-state": states[int(md.order_state[o]) % len(states)][0],
+                            "ship-postal-code": f"SIM-{o:04d}",
+                            "ship-country": mkt.country_code,
+                            "is-business-order": "false",
+                        }
+                    )
+        return rows
+
     def order_report_rows(
         self, marketplace_id: str, start: dt.datetime, end: dt.datetime
     ) -> list[dict[str, str]]:
-        """GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL rows (one per order item) for orders whose
-        purchase-date is in [start, end) and not after now; keys = ORDER_REPORT_OFFICIAL_HEADER, values str."""
+        """The rows of ONE marketplace's Amazon orders (one per order item) whose purchase-date is in
+        [start, end) and not after now; keys = ORDER_REPORT_OFFICIAL_HEADER, values str. A report document
+        is :meth:`region_order_report_rows`."""
         mkt = self.marketplace(marketplace_id)
         start_utc = as_utc(start, "start")
         end_utc = as_utc(end, "end")
@@ -55,6 +124,24 @@ class OrderReport(SellerCore):
             if sel.shape[0]:
                 rows.extend(self._report_rows(mkt, sd, sel, now_ts))
         return rows
+
+    def _truth_order_items(self, code: str, day: dt.date) -> list[tuple[str, str, int]]:
+        mkt = self.marketplace(code)
+        start, end = mkt.local_day_window_utc(day)
+        return [_item(r) for r in self.order_report_rows(mkt.marketplace_id, start, end)]
+
+    def _truth_mcf_items(self, code: str, day: dt.date) -> list[tuple[str, str, int]]:
+        mkt = self.marketplace(code)
+        start, end = mkt.local_day_window_utc(day)
+        return [_item(r) for r in self.mcf_order_report_rows(mkt.marketplace_id, start, end)]
+
+    def _truth_mcf_between(self, region: str, start: dt.datetime, end: dt.datetime) -> int:
+        end_exclusive = end + dt.timedelta(microseconds=1)
+        return sum(
+            len(self.mcf_order_report_rows(m.marketplace_id, start, end_exclusive))
+            for m in self.marketplaces
+            if m.region == region
+        )
 
     def _report_rows(
         self, mkt: Marketplace, sd: SalesDay, orders: np.ndarray, now_ts: int
@@ -125,3 +212,7 @@ class OrderReport(SellerCore):
                 )
         assert all(len(r) == len(ORDER_REPORT_OFFICIAL_HEADER) for r in out[:1])
         return out
+
+
+def _item(row: dict[str, str]) -> tuple[str, str, int]:
+    return row["amazon-order-id"], row["asin"], int(row["quantity"])

@@ -18,11 +18,12 @@ Reuse rules (``find_resumable``):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,34 @@ class ReportLedger:
             if entry.status != "LOADED" and row_age <= ADS_IN_FLIGHT_MAX_AGE:
                 return entry
         return None
+
+    @contextlib.contextmanager
+    def claimed(
+        self,
+        *,
+        source: str,
+        report_type: str,
+        region: str,
+        scope: str,
+        window_start: dt.datetime | dt.date,
+        window_end: dt.datetime | dt.date,
+        options: Mapping[str, Any] | None,
+    ) -> Iterator[None]:
+        """Hold a lock on this request (every run, every machine) while looking it up and creating it, so
+        that two runs asking for the same report at once create it once: the second one waits, then finds
+        the first one's entry. Transaction-level advisory lock: pooler-safe."""
+        key = request_key(
+            source=source,
+            report_type=report_type,
+            region=region,
+            scope=scope,
+            window_start=window_start,
+            window_end=window_end,
+            options=options,
+        )
+        with self._conn_factory() as conn, conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{TABLE}:{key}",))
+            yield
 
     def record(
         self,

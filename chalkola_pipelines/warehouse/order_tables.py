@@ -2,7 +2,10 @@
 
 Rows come from ``amazon.parsers.orders_report``: typed dicts (``iter_order_report_rows``), or Arrow record
 batches named by the report's headers (``OrderReportRows.record_batches``), turned into table rows here.
-``order_date`` and ``line_number`` follow the one rule of :mod:`warehouse.order_lines`.
+``order_date`` and ``line_number`` follow the one rule of :mod:`warehouse.order_lines`. A document holds
+the whole region (Amazon ignores ``marketplaceIds``): with an :class:`~warehouse.order_routing.OrderRouting`
+only the marketplace's own ``sales-channel`` rows are loaded, ``Non-Amazon`` (MCF) rows go to
+``raw_amazon.sp_mcf_order_items`` in the same transaction, the rest is counted (:mod:`warehouse.order_routing`).
 """
 
 from __future__ import annotations
@@ -25,8 +28,14 @@ from chalkola_pipelines.amazon.parsers.orders_report import (
 from chalkola_pipelines.amazon.report_columns import ORDER_REPORT_COLUMNS
 from chalkola_pipelines.marketplaces import Marketplace
 from chalkola_pipelines.warehouse.order_lines import EPOCH_DAY, OrderItemPlacement
+from chalkola_pipelines.warehouse.order_routing import (
+    MCF_ORDER_ITEM_COLUMNS,
+    MCF_ORDER_ITEMS_TABLE,
+    OrderCounts,
+    OrderRouting,
+    Route,
+)
 from chalkola_pipelines.warehouse.partition_copy import (
-    PartitionCounts,
     WarehouseLoadError,
     copy_csv_blocks,
     copy_rows,
@@ -96,9 +105,16 @@ class OrderItemCsv:
         keep: Collection[dt.date],
         marketplace: str,
         report_id: str,
+        routing: OrderRouting | None = None,
+        counts: OrderCounts | None = None,
+        where: str = "",
     ) -> None:
         self.rows_per_day: dict[dt.date, int] = {}
         self.ignored = 0
+        self.mcf_blocks: list[bytes] = []  # Non-Amazon rows as COPY CSV for sp_mcf_order_items
+        self._routing = routing
+        self._counts = counts if counts is not None else OrderCounts(())
+        self._where = where
         self._batches = batches
         self._local_date_of = local_date_of
         self._keep = keep
@@ -122,8 +138,16 @@ class OrderItemCsv:
             except (OverflowError, ValueError, OSError) as exc:
                 raise OrderReportNeedsRowParser(f"purchase-date out of range ({exc})") from None
             kept = np.isin(day_numbers, keep_numbers)
+            mcf = None
+            if self._routing is not None:
+                own, mcf = self._route_block(fields, batch.purchase_micros)
+                self.ignored += int((own & ~kept).sum())
+                kept &= own
+            else:
+                self.ignored += n - int(kept.sum())
+            if mcf is not None and mcf.any():
+                self._mcf_block(fields, n, line_numbers, mcf)
             n_kept = int(kept.sum())
-            self.ignored += n - n_kept
             if not n_kept:
                 continue
             table = pa.table(
@@ -142,6 +166,70 @@ class OrderItemCsv:
                 rows_per_day[int(day)] = rows_per_day.get(int(day), 0) + int(count)
             yield encode_csv_table(table)
         self.rows_per_day = {EPOCH_DAY + dt.timedelta(days=d): c for d, c in sorted(rows_per_day.items())}
+
+    def _route_block(self, fields: Any, purchase_micros: Any) -> tuple[Any, Any]:
+        """(own rows, MCF rows inside the window) of a block as numpy masks; counts the other routes."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        routing = self._routing
+        assert routing is not None
+        n = fields.num_rows
+        if "sales-channel" not in fields.schema.names:
+            raise WarehouseLoadError(
+                f"Order report {self._where}: the document has no sales-channel column, so its rows cannot be "
+                "routed to their marketplace; nothing was changed. Check the report type and re-download it."
+            )
+        channel = fields.column("sales-channel")
+        own_values: list[str] = []
+        mcf_values: list[str] = []
+        for item in pc.value_counts(channel).to_pylist():
+            value, count = item["values"], int(item["counts"])
+            route = routing.route(value, self._where, _first_order_with(fields, channel, value))
+            if route == "own":
+                own_values.append(value)
+            elif route == "non_amazon":
+                mcf_values.append(value)
+            else:
+                self._counts.routed.add(route, value, count)
+
+        def mask(values: list[str]) -> Any:
+            if not values:
+                return np.zeros(n, dtype=bool)
+            found = pc.is_in(channel, value_set=pa.array(values, pa.string()))
+            return found.fill_null(False).to_numpy(zero_copy_only=False)
+
+        lo = int(routing.window_start.timestamp() * 1_000_000)
+        hi = int(routing.window_end.timestamp() * 1_000_000)
+        mcf = mask(mcf_values) & (purchase_micros >= lo) & (purchase_micros <= hi)
+        return mask(own_values), mcf
+
+    def _mcf_block(self, fields: Any, n: int, line_numbers: Any, mcf: Any) -> None:
+        import numpy as np
+        import pyarrow as pa
+
+        assert self._routing is not None
+        table = pa.table(
+            {
+                "region": pa.array(np.full(n, self._routing.region, dtype=object), pa.string()),
+                "line_number": pa.array(line_numbers, pa.int32()),
+                **_field_columns(fields, n),
+                "extra_columns": _extra_json(fields, n),
+                "report_id": pa.array(np.full(n, self._report_id, dtype=object), pa.string()),
+            }
+        ).filter(pa.array(mcf))
+        self._counts.routed.non_amazon += table.num_rows
+        self.mcf_blocks.append(encode_csv_table(table))
+
+
+def _first_order_with(fields: Any, channel: Any, value: str | None) -> Any:
+    """The first order id of a block whose sales channel is ``value`` (for the error message)."""
+    import pyarrow.compute as pc
+
+    found = pc.is_null(channel) if value is None else pc.equal(channel, value)
+    index = pc.index(found, True).as_py()
+    return fields.column("amazon-order-id")[index].as_py() if index >= 0 else None
 
 
 def _field_columns(fields: Any, n: int) -> dict[str, Any]:
@@ -176,6 +264,9 @@ def order_item_csv(
     keep: Collection[dt.date],
     marketplace: str,
     report_id: str,
+    routing: OrderRouting | None = None,
+    counts: OrderCounts | None = None,
+    where: str = "",
 ) -> OrderItemCsv | None:
     """The document's items of the days in ``keep`` as COPY CSV blocks, or None: then iterate ``rows``
     (row-by-row parser). Reads the document whole (see ``OrderReportRows.record_batches``)."""
@@ -183,7 +274,14 @@ def order_item_csv(
     if batches is None:
         return None
     return OrderItemCsv(
-        batches, local_date_of=local_date_of, keep=keep, marketplace=marketplace, report_id=report_id
+        batches,
+        local_date_of=local_date_of,
+        keep=keep,
+        marketplace=marketplace,
+        report_id=report_id,
+        routing=routing,
+        counts=counts,
+        where=where,
     )
 
 
@@ -198,8 +296,15 @@ def replace_order_items(
     days: Sequence[dt.date],
     rows: Iterable[dict],
     report_id: str,
-) -> PartitionCounts:
+    routing: OrderRouting | None = None,
+) -> OrderCounts:
     """Replace the order items of every local day in ``days`` from one order report's parsed rows.
+
+    ``routing`` (the pipeline always passes it): the document is region-wide; only rows whose
+    ``sales-channel`` is the marketplace's are loaded, ``Non-Amazon`` rows replace the region's MCF rows of
+    the document's window (same transaction), other channels are counted in ``.routed``, an unknown channel
+    fails the load (:mod:`warehouse.order_routing`). Without it every row is taken as the marketplace's (a
+    single-marketplace source, e.g. rows built from the Orders API).
 
     ``rows`` come from ``parsers.orders_report.iter_order_report_rows`` (keys: ORDER_REPORT_COLUMNS
     ``.column`` + ``extra_columns``). ``order_date`` and ``line_number`` follow :mod:`warehouse.order_lines`.
@@ -213,12 +318,14 @@ def replace_order_items(
     """
     days = sorted(set(days))
     wanted = set(days)
-    counts = PartitionCounts(days)
+    counts = OrderCounts(days)
+    mcf_rows: list[Sequence[Any]] = []
     first_last = f"{days[0].isoformat()}..{days[-1].isoformat()}" if days else "no days"
     where = f"marketplace {marketplace.code}, days {first_last}, report {report_id}"
 
     def item_rows() -> Iterator[Sequence[Any]]:
         placement = OrderItemPlacement(marketplace.local_date_of)
+        routes: dict[Any, Route] = {}
         for position, row in enumerate(rows, start=1):
             order_id = row.get("amazon_order_id")
             if not order_id:
@@ -233,6 +340,19 @@ def replace_order_items(
                     f"({purchase_date!r}); cannot assign a local day. Nothing was changed."
                 )
             local_day, line = placement.place(order_id, purchase_date)
+            if routing is not None:
+                channel = row.get("sales_channel")
+                route = routes.get(channel) or routes.setdefault(
+                    channel, routing.route(channel, where, order_id)
+                )
+                if route == "non_amazon":
+                    if routing.in_window(purchase_date):
+                        counts.routed.non_amazon += 1
+                        mcf_rows.append(mcf_item_row(routing.region, line, row, report_id))
+                    continue
+                if route != "own":
+                    counts.routed.add(route, channel)
+                    continue
             if local_day not in wanted:
                 counts.ignored += 1
                 continue
@@ -248,20 +368,32 @@ def replace_order_items(
             keep=wanted,
             marketplace=marketplace.code,
             report_id=report_id,
+            routing=routing,
+            counts=counts,
+            where=where,
         )
     if prepared is not None:
         try:
-            _replace_order_partitions(conn, marketplace, days, where, csv=prepared)
+            _replace_order_partitions(conn, marketplace, days, where, routing, csv=prepared)
             counts.update(prepared.rows_per_day)
             counts.ignored = prepared.ignored
         except OrderReportNeedsRowParser:  # rolled back: nothing of this attempt is visible
             prepared = None
+            fresh = OrderCounts(days)
+            counts.routed = fresh.routed
     if prepared is None:
-        _replace_order_partitions(conn, marketplace, days, where, rows=item_rows())
+        _replace_order_partitions(
+            conn, marketplace, days, where, routing, rows=item_rows(), mcf_rows=mcf_rows
+        )
     if counts.ignored:
         log.info("order items %s: %d rows outside the requested days skipped", where, counts.ignored)
     log.info("order items %s: %d rows in %d days", where, sum(counts.values()), len(days))
     return counts
+
+
+def mcf_item_row(region: str, line_number: int, item: Mapping[str, Any], report_id: str) -> tuple[Any, ...]:
+    """The ``sp_mcf_order_items`` row (:data:`MCF_ORDER_ITEM_COLUMNS`) of one parsed Non-Amazon item."""
+    return (region, line_number, *order_item_row("", EPOCH_DAY, 0, item, report_id)[3:])
 
 
 def _replace_order_partitions(
@@ -269,25 +401,33 @@ def _replace_order_partitions(
     marketplace: Marketplace,
     days: list[dt.date],
     where: str,
+    routing: OrderRouting | None,
     *,
     csv: OrderItemCsv | None = None,
     rows: Iterator[Sequence[Any]] | None = None,
+    mcf_rows: Sequence[Sequence[Any]] = (),
 ) -> None:
-    """One transaction: lock, delete ``days``, COPY the Arrow path's CSV blocks or the row path's rows."""
+    """One transaction: lock, delete ``days`` (and the region's MCF rows of the window), COPY the Arrow path's
+    CSV blocks or the row path's rows, then the MCF rows."""
+    keys = [f"{marketplace.code}/{d.isoformat()}" for d in days]
+    deletes: list[tuple[str, Sequence[Any]]] = [
+        (
+            f"delete from {ORDER_ITEMS_TABLE} where marketplace = %s and order_date = any(%s)",
+            (marketplace.code, days),
+        )
+    ]
+    if routing is not None:  # loads of the same region's documents replace the same MCF rows: one at a time
+        keys.append(f"{MCF_ORDER_ITEMS_TABLE}/{routing.region}")
+        deletes.append(routing.mcf_delete())
     with replacing_partitions(
-        conn,
-        table=ORDER_ITEMS_TABLE,
-        partition_keys=[f"{marketplace.code}/{d.isoformat()}" for d in days],
-        deletes=[
-            (
-                f"delete from {ORDER_ITEMS_TABLE} where marketplace = %s and order_date = any(%s)",
-                (marketplace.code, days),
-            )
-        ],
-        what=f"order items {where}",
+        conn, table=ORDER_ITEMS_TABLE, partition_keys=keys, deletes=deletes, what=f"order items {where}"
     ):
         if csv is not None:
             copy_csv_blocks(conn, ORDER_ITEMS_TABLE, ORDER_ITEM_COLUMNS, csv)
+            if csv.mcf_blocks:
+                copy_csv_blocks(conn, MCF_ORDER_ITEMS_TABLE, MCF_ORDER_ITEM_COLUMNS, csv.mcf_blocks)
         else:
             assert rows is not None
             copy_rows(conn, ORDER_ITEMS_TABLE, ORDER_ITEM_COLUMNS, rows, where)
+            if mcf_rows:
+                copy_rows(conn, MCF_ORDER_ITEMS_TABLE, MCF_ORDER_ITEM_COLUMNS, iter(mcf_rows), where)

@@ -123,3 +123,51 @@ def ads_attributed_and_ordered_sales_per_asin_day(
         order by ads.report_date, ads.advertised_asin
     """
     return [tuple(row) for row in conn.execute(sql, {"m": marketplace_code, "days": list(days)}).fetchall()]
+
+
+def order_item_rows_of_other_sales_channels(
+    conn: psycopg.Connection, marketplace_code: str, sales_channel: str, days: Sequence[dt.date]
+) -> dict[str, int]:
+    """Rows of ``sp_order_items`` under the marketplace's ``days`` whose ``sales_channel`` is not
+    ``sales_channel`` (case-insensitive; NULL counts as other): ``{channel or "(blank)": rows}``."""
+    sql = f"""
+        select coalesce(sales_channel, '(blank)'), count(*) from {ORDER_ITEMS_TABLE}
+        where marketplace = %s and order_date = any(%s)
+          and lower(coalesce(sales_channel, '')) <> lower(%s)
+        group by 1 order by 1
+    """
+    rows = conn.execute(sql, (marketplace_code, list(days), sales_channel)).fetchall()
+    return {str(channel): int(n) for channel, n in rows}
+
+
+def order_and_sales_traffic_units_per_asin_day(
+    conn: psycopg.Connection, marketplace_code: str, days: Sequence[dt.date]
+) -> list[tuple[dt.date, str, int, int]]:
+    """Per (day, child ASIN) of the days whose S&T byAsin is loaded: ``(day, asin, units in the order report
+    (quantity of every item; cancelled items carry 0), S&T units ordered)``; an ASIN missing on one side
+    counts 0 there. Ordered by day and ASIN."""
+    if not days:
+        return []
+    sql = f"""
+        with st_days as (
+            select distinct report_date as day from {ST_BY_ASIN_TABLE}
+            where marketplace = %(m)s and report_date = any(%(days)s)
+        ), orders as (
+            select order_date as day, asin, sum(coalesce(quantity, 0)) as units from {ORDER_ITEMS_TABLE}
+            where marketplace = %(m)s and order_date = any(%(days)s) and asin is not null
+            group by 1, 2
+        ), st as (
+            select report_date as day, child_asin as asin, sum(coalesce(units_ordered, 0)) as units
+            from {ST_BY_ASIN_TABLE}
+            where marketplace = %(m)s and report_date = any(%(days)s) and child_asin <> ''
+            group by 1, 2
+        )
+        select day, asin, coalesce(orders.units, 0), coalesce(st.units, 0)
+        from orders full join st using (day, asin)
+        where day in (select day from st_days)
+        order by day, asin
+    """
+    return [
+        (row[0], row[1], int(row[2]), int(row[3]))
+        for row in conn.execute(sql, {"m": marketplace_code, "days": list(days)}).fetchall()
+    ]

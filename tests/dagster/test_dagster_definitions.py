@@ -72,7 +72,7 @@ def test_raw_assets_partitions_pools_and_backfill_policies(defs: dg.Definitions)
     graph = defs.resolve_asset_graph()
     expected = {
         "sp_sales_traffic": ("amazon_sp_reports", 7),
-        "sp_orders": ("amazon_sp_reports", 30),
+        "sp_orders": ("amazon_sp_reports", 29),
         "ads_sp_advertised_product": ("amazon_ads_reporting", 31),
     }
     for name, (pool, per_run) in expected.items():
