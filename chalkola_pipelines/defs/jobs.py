@@ -45,7 +45,9 @@ LAUNCHED_BY_TAG = "chalkola/launched_by"
 
 # the most days one run of each source should cover (one report per run where the API allows it)
 MAX_DAYS_PER_RUN: Mapping[str, int] = {
-    SP_SALES_TRAFFIC: 7,  # one single-day report per day anyway: keep failures/retries small
+    # Data Kiosk serves a region's marketplaces and all of a run's days in a few queries; the report path
+    # still asks one single-day report per day (newest first). 29 = the order report's run length.
+    SP_SALES_TRAFFIC: 29,
     # GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL: ≤ 30 days of UTC per report, one per region: 29
     # local days fit one report in every region (EU's UK..AE is 4 h wide, FE's JP..AU 2 h, DST 1 h)
     SP_ORDERS: 29,

@@ -82,6 +82,7 @@ def is_partition_specific(failure: BaseException) -> bool:
     from chalkola_pipelines.amazon.errors import (
         AdsReportFailedError,
         AdsReportFormatError,
+        DataKioskQueryFatalError,
         DocumentCorruptError,
         OrderReportFormatError,
         ReportFatalError,
@@ -92,6 +93,7 @@ def is_partition_specific(failure: BaseException) -> bool:
     specific = (
         ReportFatalError,
         AdsReportFailedError,
+        DataKioskQueryFatalError,
         SalesTrafficFormatError,
         OrderReportFormatError,
         AdsReportFormatError,
@@ -124,6 +126,7 @@ def failures_named(
         AdsReportFailedError,
         AdsReportFormatError,
         AmazonError,
+        DataKioskQueryFatalError,
         DocumentCorruptError,
         OrderReportFormatError,
         ReportFatalError,
@@ -135,13 +138,15 @@ def failures_named(
         yield
     except dg.Failure:
         raise
-    except (ReportFatalError, AdsReportFailedError) as exc:
-        report_id = getattr(exc, "report_id", None) or current.get("report_id")
+    except (ReportFatalError, AdsReportFailedError, DataKioskQueryFatalError) as exc:
+        report_id = (
+            getattr(exc, "report_id", None) or getattr(exc, "query_id", None) or current.get("report_id")
+        )
         mark_failed(
             ledger,
             source,
             report_id,
-            "FATAL" if isinstance(exc, ReportFatalError) else "FAILED",
+            "FAILED" if isinstance(exc, AdsReportFailedError) else getattr(exc, "status", "FATAL"),
             str(exc),
             region,
         )

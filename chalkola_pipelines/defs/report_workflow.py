@@ -124,6 +124,7 @@ class ReportOutcome:
     path: Path | None = None
     request_ids: list[str] = field(default_factory=list)
     source_of_document: str = "amazon"  # amazon | landing (re-parsed without calling Amazon)
+    next_token: str | None = None  # Data Kiosk: the results continue in another page
 
     @property
     def has_data(self) -> bool:
@@ -243,19 +244,12 @@ def run_units(
     landed: dict[int, ReportOutcome] = {}
     started: dict[int, StartedJob[Any]] = {}
     for i, unit in enumerate(units):
-        request = unit.request
-        # a region-wide document is wanted by every marketplace's run of the region, maybe at the same time
-        claim = (
-            ledger.claimed(scope=request.scope, **request.ident())
-            if request.region_scope is not None
-            else contextlib.nullcontext()
-        )
-        with _isolated(unit, ledger, summary, isolate=isolate), claim:
-            outcome, resume_id = _from_ledger(context, unit, ledger)
-            if outcome is not None:
-                landed[i] = outcome
+        with _isolated(unit, ledger, summary, isolate=isolate):
+            landed_or_started = _start(context, unit, client, ledger)
+            if isinstance(landed_or_started, ReportOutcome):
+                landed[i] = landed_or_started
             else:
-                started[i] = client.runner().start(unit.job, resume_id, _on_status(unit, ledger))
+                started[i] = landed_or_started
     for i, unit in enumerate(units):
         if i not in landed and i not in started:
             continue  # failed to start: already reported
@@ -271,10 +265,7 @@ def run_units(
                     )  # fmt: skip
                 continue
             loaded = load(unit, outcome)
-            ledger.update(
-                unit.request.source, outcome.report_id, region=unit.request.region, status="LOADED",
-                row_count=loaded.rows,
-            )  # fmt: skip
+            mark_loaded(ledger, unit, outcome, loaded.rows)
             summary.expected.update(loaded.expected)
             for day in unit.days.days:
                 summary.loaded.append(day)
@@ -283,6 +274,60 @@ def run_units(
                     partition=unit.days.key_for(day),
                     metadata={**base, "date": day.isoformat(), **loaded.per_day.get(day, {"rows": 0})},
                 )
+
+
+def fetch_documents(
+    context: dg.AssetExecutionContext,
+    *,
+    units: Sequence[Unit],
+    client: LazyClient,
+    ledger: ReportLedger,
+    landing: LandingStore,
+) -> list[ReportOutcome]:
+    """The documents of ``units`` without loading them (for sources whose load needs several documents,
+    e.g. Data Kiosk): landed ones re-parsed, the others started all first, then finished in order. Any
+    failure raises, as one Failure naming the unit."""
+    summary = RunSummary()
+    started: list[ReportOutcome | StartedJob[Any]] = []
+    for unit in units:
+        with _isolated(unit, ledger, summary, isolate=False):
+            started.append(_start(context, unit, client, ledger))
+    outcomes: list[ReportOutcome] = []
+    for unit, job in zip(units, started, strict=True):
+        with _isolated(unit, ledger, summary, isolate=False) as current:
+            outcome = (
+                job
+                if isinstance(job, ReportOutcome)
+                else _finish(context, unit, job, client, ledger, landing)
+            )
+            current.update(report_id=outcome.report_id, path=outcome.path)
+            outcomes.append(outcome)
+    return outcomes
+
+
+def mark_loaded(ledger: ReportLedger, unit: Unit, outcome: ReportOutcome, rows: int) -> None:
+    """The job's rows are in the warehouse."""
+    ledger.update(
+        unit.request.source, outcome.report_id, region=unit.request.region, status="LOADED", row_count=rows
+    )
+
+
+def _start(
+    context: dg.AssetExecutionContext, unit: Unit, client: LazyClient, ledger: ReportLedger
+) -> ReportOutcome | StartedJob[Any]:
+    """The landed outcome, or the job started (resumed / reused / created) with its id in the ledger."""
+    request = unit.request
+    # a region-wide document is wanted by every marketplace's run of the region, maybe at the same time
+    claim = (
+        ledger.claimed(scope=request.scope, **request.ident())
+        if request.region_scope is not None
+        else contextlib.nullcontext()
+    )
+    with claim:
+        outcome, resume_id = _from_ledger(context, unit, ledger)
+        if outcome is not None:
+            return outcome
+        return client.runner().start(unit.job, resume_id, _on_status(unit, ledger))
 
 
 def _from_ledger(
@@ -348,7 +393,15 @@ def _finish(
         row_count=0 if document is None else None,
     )
     context.log.info(f"{unit.label}: report {result.job_id} ({unit.window}) {result.status}")
-    return ReportOutcome(result.status, result.job_id, unit.window, result.path, list(result.request_ids))
+    next_token = getattr(document, "next_token", None)
+    return ReportOutcome(
+        result.status,
+        result.job_id,
+        unit.window,
+        result.path,
+        list(result.request_ids),
+        next_token=next_token,
+    )
 
 
 @contextlib.contextmanager

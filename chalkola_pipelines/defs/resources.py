@@ -26,6 +26,7 @@ from chalkola_pipelines.marketplaces import REGIONS, Marketplace, Region
 if TYPE_CHECKING:
     from chalkola_pipelines.amazon.ads import AdsClient
     from chalkola_pipelines.amazon.credentials import LwaCredentials
+    from chalkola_pipelines.amazon.data_kiosk import DataKioskClient
     from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
     from chalkola_pipelines.amazon.sp_reports import SpReportsClient
     from chalkola_pipelines.amazon.token_buckets import RateLimiter
@@ -36,17 +37,22 @@ SP_SECRET_ENV = ("SP_LWA_CLIENT_ID", "SP_LWA_CLIENT_SECRET")
 ADS_SECRET_ENV = ("ADS_CLIENT_ID", "ADS_CLIENT_SECRET")
 SP_TOKEN_ENV: Mapping[Region, str] = {r: f"SP_REFRESH_TOKEN_{r.upper()}" for r in REGIONS}
 ADS_TOKEN_ENV: Mapping[Region, str] = {r: f"ADS_REFRESH_TOKEN_{r.upper()}" for r in REGIONS}
+SALES_TRAFFIC_SOURCES = ("auto", "data_kiosk", "reports")
 REGION_NAMES: Mapping[Region, str] = {"na": "North America", "eu": "Europe", "fe": "Far East"}
 
 
-class MissingCredentialError(dg.Failure):
-    """A credential the run needs is not configured; the description names the variable."""
+class ConfigurationFailure(dg.Failure):
+    """A setting is missing or wrong; the description names it and the fix (never retried)."""
 
     def __init__(self, description: str) -> None:
         super().__init__(description=description, allow_retries=False)
 
     def __str__(self) -> str:
         return self.description or ""
+
+
+class MissingCredentialError(ConfigurationFailure):
+    """A credential the run needs is not configured; the description names the variable."""
 
 
 def _secret(description: str) -> Any:
@@ -97,6 +103,14 @@ class AmazonApiResource(dg.ConfigurableResource):
     ads_api_url_fe: str | None = _host("Ads API base URL, FE (CHALKOLA_ADS_API_URL_FE)")
     sp_report_poll_seconds: float = Field(
         default=1.0, description="First getReport polling interval (grows ×1.5 up to 60 s)"
+    )
+    data_kiosk_poll_seconds: float = Field(
+        default=10.0, description="First getQuery polling interval (grows ×1.5 up to 120 s)"
+    )
+    sales_traffic_source: str = Field(
+        default="auto",
+        description="Where sales & traffic comes from (CHALKOLA_SALES_TRAFFIC_SOURCE): auto (Data Kiosk, falling "
+        "back to the S&T report when the app lacks the Brand Analytics role), data_kiosk, or reports",
     )
     ads_report_poll_seconds: float = Field(
         default=5.0, description="First getAsyncReport polling interval (grows ×1.5 up to 120 s)"
@@ -171,6 +185,35 @@ class AmazonApiResource(dg.ConfigurableResource):
             yield SpReportsClient(http, poll_initial_seconds=self.sp_report_poll_seconds)
         finally:
             http.close()
+
+    @contextlib.contextmanager
+    def data_kiosk_client(
+        self, marketplace: Marketplace, rate_limiter: RateLimiter | None = None
+    ) -> Iterator[DataKioskClient]:
+        """A Data Kiosk client for the marketplace's region (closed on exit)."""
+        from chalkola_pipelines.amazon.data_kiosk import data_kiosk_client
+
+        client = data_kiosk_client(
+            marketplace.region,
+            self.sp_credentials(marketplace),
+            endpoints=self.endpoints(),
+            rate_limiter=rate_limiter,
+            poll_initial_seconds=self.data_kiosk_poll_seconds,
+        )
+        try:
+            yield client
+        finally:
+            client.http.close()
+
+    def sales_traffic_source_setting(self) -> str:
+        """``auto`` | ``data_kiosk`` | ``reports``, or one line naming the setting and its values."""
+        value = (self.sales_traffic_source or "auto").strip().lower()
+        if value not in SALES_TRAFFIC_SOURCES:
+            raise ConfigurationFailure(
+                f"CHALKOLA_SALES_TRAFFIC_SOURCE={self.sales_traffic_source!r} is not one of "
+                f"{', '.join(SALES_TRAFFIC_SOURCES)}: set it to auto (the default), data_kiosk or reports."
+            )
+        return value
 
     @contextlib.contextmanager
     def ads_client(
@@ -259,7 +302,10 @@ def build_amazon_resource(environ: Mapping[str, str] = os.environ) -> AmazonApiR
         fields[name.lower()] = _env_var_if_set(name, environ)
     for attr, name in ENDPOINT_SETTINGS.items():
         fields[attr] = _env_var_if_set(name, environ)
+    if (source := _env_var_if_set("CHALKOLA_SALES_TRAFFIC_SOURCE", environ)) is not None:
+        fields["sales_traffic_source"] = source
     for name, attr in (("CHALKOLA_SP_REPORT_POLL_SECONDS", "sp_report_poll_seconds"),
+                       ("CHALKOLA_DATA_KIOSK_POLL_SECONDS", "data_kiosk_poll_seconds"),
                        ("CHALKOLA_ADS_REPORT_POLL_SECONDS", "ads_report_poll_seconds")):  # fmt: skip
         value = (environ.get(name) or "").strip()
         if value:

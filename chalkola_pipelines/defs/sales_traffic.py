@@ -1,6 +1,15 @@
-"""``sp_sales_traffic``: one single-day GET_SALES_AND_TRAFFIC_REPORT per marketplace-day.
+"""``sp_sales_traffic``: daily sales & traffic per marketplace and child ASIN, from Data Kiosk or the report.
 
-A multi-day report aggregates byAsin over the whole range, so a range run still asks one report per day
+``CHALKOLA_SALES_TRAFFIC_SOURCE`` (resource ``sales_traffic_source``): ``auto`` (default) uses Data Kiosk
+(``defs/sales_traffic_kiosk``: a few queries per region serve every marketplace and day of a run) and, when
+Amazon answers 403 (the app lacks the Brand Analytics role), falls back to the report with one warning, and
+remembers it for 24 hours (``warehouse/api_access``); ``data_kiosk`` fails instead of falling back;
+``reports`` always uses the report. Rows say which (``source``, ``report_id`` = report or query id).
+
+The report path: since 2026-04-24 Amazon meters GET_SALES_AND_TRAFFIC_REPORT per seller (4 an hour, 96 a
+day, every region together: amazon-facts §8.1); the HTTP layer paces createReport with that meter, days are
+asked newest first, and days beyond today's allowance are deferred (logged, an ``AssetObservation`` with
+``status: DEFERRED``). A multi-day report aggregates byAsin over the whole range, so a range run still asks one report per day
 (asinGranularity CHILD, dateGranularity DAY, window ``YYYY-MM-DDT00:00:00Z..YYYY-MM-DDT23:59:59Z`` of the
 local day — Amazon reads only the date part). Writes ``raw_amazon.sp_sales_traffic_by_date`` and
 ``_by_asin``, one transaction per day. A CANCELLED report (no data, e.g. more than two years ago) ends as a
@@ -10,11 +19,13 @@ successful partition with ``status: CANCELLED`` and 0 rows loaded; rows loaded e
 import contextlib
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from chalkola_pipelines.amazon.errors import DataKioskAccessDeniedError
 from chalkola_pipelines.amazon.sp_reports import ReportSpec
 from chalkola_pipelines.defs.checks import (
     SALES_TRAFFIC_CHECK_SPECS,
@@ -35,8 +46,14 @@ from chalkola_pipelines.defs.report_workflow import (
     reuse_max_age,
     run_units,
 )
-from chalkola_pipelines.defs.resources import AmazonApiResource, WarehouseResource
+from chalkola_pipelines.defs.resources import AmazonApiResource, ConfigurationFailure, WarehouseResource
+from chalkola_pipelines.defs.sales_traffic_kiosk import DK_SOURCE, load_from_data_kiosk
 from chalkola_pipelines.marketplaces import Marketplace, iso_z
+from chalkola_pipelines.warehouse.api_access import (
+    access_denied_recently,
+    forget_access_denied,
+    remember_access_denied,
+)
 
 REPORT_TYPE = "GET_SALES_AND_TRAFFIC_REPORT"
 REPORT_OPTIONS = {"dateGranularity": "DAY", "asinGranularity": "CHILD"}
@@ -78,25 +95,30 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
         mkt = md.marketplace
         amazon.sp_credentials(mkt)  # fail fast, with the missing variable named, before any work
         today = local_today(mkt)
+        source = amazon.sales_traffic_source_setting()
         unknown_fields: Counter[str] = Counter()
         summary = RunSummary()
         limiter = warehouse.rate_limiter()
-        with (
-            contextlib.closing(limiter),
-            LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client,
-            warehouse.connect() as conn,
-        ):
-            yield from run_units(
-                context,
-                units=[sales_traffic_unit(md, day, today) for day in md.days],
-                client=client,
-                ledger=warehouse.ledger(),
-                landing=warehouse.landing(),
-                load=lambda unit, outcome: _load_day(conn, unit, outcome, unknown_fields),
-                kept_rows=lambda day: _kept_rows(conn, mkt, day),
-                no_data_note="Amazon CANCELLED the report: no data for this day (or older than two years).",
-                summary=summary,
-            )
+        with contextlib.closing(limiter), warehouse.connect() as conn:
+            use_kiosk = source != "reports" and not _kiosk_denied_recently(context, conn, mkt, source)
+            if use_kiosk:
+                try:
+                    with LazyClient(lambda: amazon.data_kiosk_client(mkt, limiter)) as client:
+                        yield from load_from_data_kiosk(
+                            context, md=md, client=client, warehouse=warehouse, conn=conn, today=today,
+                            summary=summary, unknown_fields=unknown_fields,
+                        )  # fmt: skip
+                    forget_access_denied(conn, DK_SOURCE, mkt.region)
+                except dg.Failure as failure:
+                    denied = failure.__cause__
+                    if not isinstance(denied, DataKioskAccessDeniedError):
+                        raise
+                    _kiosk_refused(context, conn, mkt, source, denied)
+                    use_kiosk = False
+            if not use_kiosk:
+                yield from _load_reports(
+                    context, md, amazon, warehouse, conn, limiter, today, summary, unknown_fields
+                )
             yield sales_traffic_rows_match(
                 conn,
                 mkt,
@@ -106,12 +128,97 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
             yield sales_traffic_totals_match(conn, mkt, summary.loaded)
         if unknown_fields:
             context.log.warning(
-                f"schema drift in {REPORT_TYPE} for {mkt.code}: fields not in the official schema were ignored: "
+                f"schema drift in sales & traffic for {mkt.code}: fields not in the official schema were ignored: "
                 + ", ".join(sorted(unknown_fields))
             )
         summary.raise_if_failed("sales & traffic days", md)
 
     return sp_sales_traffic
+
+
+def _load_reports(
+    context: AssetExecutionContext,
+    md: MarketplaceDays,
+    amazon: AmazonApiResource,
+    warehouse: WarehouseResource,
+    conn: Any,
+    limiter: Any,
+    today: dt.date,
+    summary: RunSummary,
+    unknown_fields: Counter[str],
+) -> Iterator[dg.AssetMaterialization]:
+    """The report path: one single-day report per day, newest first, within the per-seller allowance."""
+    mkt = md.marketplace
+    days = sorted(md.days, reverse=True)  # the most recent days are the most valuable
+    allowance = _daily_report_allowance(limiter)
+    if allowance is not None and len(days) > allowance:
+        deferred = sorted(days[allowance:])
+        days = days[:allowance]
+        context.log.warning(
+            f"sp_sales_traffic {md.describe()}: Amazon allows {allowance} more sales & traffic report(s) today "
+            f"(96 a day per seller, amazon-facts §8.1): deferred {len(deferred)} day(s) "
+            f"{', '.join(d.isoformat() for d in deferred)} to a later run (newest days first)."
+        )
+        for day in deferred:
+            yield dg.AssetObservation(
+                asset_key=context.asset_key,
+                partition=md.key_for(day),
+                metadata={"status": "DEFERRED", "note": "the seller's daily S&T report allowance is used up"},
+            )
+    with LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client:
+        yield from run_units(
+            context,
+            units=[sales_traffic_unit(md, day, today) for day in days],
+            client=client,
+            ledger=warehouse.ledger(),
+            landing=warehouse.landing(),
+            load=lambda unit, outcome: _load_day(conn, unit, outcome, unknown_fields),
+            kept_rows=lambda day: _kept_rows(conn, mkt, day),
+            no_data_note="Amazon CANCELLED the report: no data for this day (or older than two years).",
+            summary=summary,
+        )
+
+
+def _daily_report_allowance(limiter: Any) -> int | None:
+    """Reports the seller's daily S&T meter still allows (None: unknown, e.g. no shared limiter yet)."""
+    from chalkola_pipelines.amazon.token_buckets import bucket_name
+
+    tokens = getattr(limiter, "tokens", None)
+    value = tokens(bucket_name("sp", "seller", f"createReport:{REPORT_TYPE}") + ":daily") if tokens else None
+    return None if value is None else max(0, int(value))
+
+
+def _kiosk_denied_recently(context: AssetExecutionContext, conn: Any, mkt: Marketplace, source: str) -> bool:
+    if source != "auto":
+        return False
+    denied = access_denied_recently(conn, DK_SOURCE, mkt.region)
+    if denied is not None:
+        context.log.info(
+            f"sp_sales_traffic {mkt.code}: Data Kiosk refused this app in {mkt.region.upper()} at "
+            f"{denied[0]:%Y-%m-%d %H:%M} UTC (no Brand Analytics role): using the S&T report; Data Kiosk is asked "
+            "again after 24 hours."
+        )
+    return denied is not None
+
+
+def _kiosk_refused(
+    context: AssetExecutionContext, conn: Any, mkt: Marketplace, source: str, exc: Exception
+) -> None:
+    todo = (
+        "add the Brand Analytics role to the app (Solution Provider Portal → app → edit roles), have the seller "
+        "re-authorise it, then re-run"
+    )
+    if source == "data_kiosk":
+        raise ConfigurationFailure(
+            f"sp_sales_traffic {mkt.code}: Data Kiosk refused the app ({exc}). CHALKOLA_SALES_TRAFFIC_SOURCE="
+            f"data_kiosk allows no fallback: {todo}, or set CHALKOLA_SALES_TRAFFIC_SOURCE=auto."
+        ) from exc
+    remember_access_denied(conn, DK_SOURCE, mkt.region, str(exc))
+    context.log.warning(
+        f"sp_sales_traffic {mkt.code}: Data Kiosk refused the app in {mkt.region.upper()} — it lacks the Brand "
+        f"Analytics role. Falling back to single-day S&T reports (4 an hour, 96 a day per seller: slow for "
+        f"history). To use Data Kiosk: {todo}. This is said once; Data Kiosk is asked again after 24 hours."
+    )
 
 
 def sales_traffic_unit(md: MarketplaceDays, day: dt.date, today: dt.date) -> Unit:

@@ -171,3 +171,29 @@ def order_and_sales_traffic_units_per_asin_day(
         (row[0], row[1], int(row[2]), int(row[3]))
         for row in conn.execute(sql, {"m": marketplace_code, "days": list(days)}).fetchall()
     ]
+
+
+def known_child_asins(conn: psycopg.Connection, marketplace_codes: Sequence[str]) -> dict[str, set[str]]:
+    """Every child ASIN sales & traffic ever held per marketplace (the Data Kiosk Trends filters add those
+    to the ones a ByAsin query finds in the window, so an ASIN is asked for even if discovery missed it)."""
+    rows = conn.execute(
+        f"select distinct marketplace, child_asin from {ST_BY_ASIN_TABLE} "
+        "where marketplace = any(%s) and child_asin <> ''",
+        (list(marketplace_codes),),
+    ).fetchall()
+    out: dict[str, set[str]] = {code: set() for code in marketplace_codes}
+    for code, asin in rows:
+        out[code].add(asin)
+    return out
+
+
+def sales_traffic_sources_on_days(
+    conn: psycopg.Connection, marketplace_code: str, days: Sequence[dt.date]
+) -> dict[dt.date, str]:
+    """Which source (report | data_kiosk) the byAsin rows of each loaded day came from."""
+    rows = conn.execute(
+        f"select report_date, min(source) from {ST_BY_ASIN_TABLE} "
+        "where marketplace = %s and report_date = any(%s) group by report_date",
+        (marketplace_code, list(days)),
+    ).fetchall()
+    return {day: source for day, source in rows}

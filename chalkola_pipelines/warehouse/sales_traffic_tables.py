@@ -30,6 +30,7 @@ ST_BY_DATE_COLUMNS: tuple[str, ...] = (
     "currency_code",
     *(f.column for f in ST_BY_DATE_FIELDS),
     "report_id",
+    "source",
 )
 ST_BY_ASIN_COLUMNS: tuple[str, ...] = (
     "marketplace",
@@ -41,6 +42,7 @@ ST_BY_ASIN_COLUMNS: tuple[str, ...] = (
     "currency_code",
     *(f.column for f in ST_BY_ASIN_FIELDS),
     "report_id",
+    "source",
 )
 
 _ST_DATE_FIELD_COLUMNS = tuple(f.column for f in ST_BY_DATE_FIELDS)
@@ -64,13 +66,15 @@ def replace_sales_traffic_day(
     day: dt.date,
     document: Any,
     report_id: str,
+    source: str = "report",
 ) -> tuple[int, int]:
     """Replace one marketplace-day of sales & traffic (byDate and byAsin) from a parsed document.
 
     ``document`` is a ``parsers.sales_traffic.SalesTrafficDocument`` (``.by_date``, ``.by_asin``). byDate
     rows for other days than ``day`` are ignored (logged); byAsin rows get ``report_date = day`` (the
     report was requested for that single day). An empty document (CANCELLED = no data) empties the day.
-    Returns (byDate rows, byAsin rows) written.
+    ``source`` is ``report`` or ``data_kiosk``; a row's own ``source_id`` (the Data Kiosk query it came from)
+    overrides ``report_id``. Returns (byDate rows, byAsin rows) written.
     """
     where = f"marketplace {marketplace.code}, day {day.isoformat()}, report {report_id}"
     by_date = [r for r in document.by_date if r.get("report_date") == day]
@@ -79,7 +83,9 @@ def replace_sales_traffic_day(
         log.warning("sales & traffic %s: ignoring byDate rows for other days %s", where, ", ".join(others))
 
     head = (marketplace.code, marketplace.marketplace_id, day)
-    tail = (report_id,)
+
+    def tail(row: Mapping[str, Any]) -> tuple[str, str]:
+        return (row.get("source_id") or report_id, source)
 
     def date_rows() -> Iterator[Sequence[Any]]:
         for row in by_date:
@@ -87,7 +93,7 @@ def replace_sales_traffic_day(
                 *head,
                 row.get("currency_code"),
                 *_values(row, _ST_DATE_FIELD_COLUMNS, _ST_DATE_VALUES),
-                *tail,
+                *tail(row),
             )
 
     def asin_rows() -> Iterator[Sequence[Any]]:
@@ -99,7 +105,7 @@ def replace_sales_traffic_day(
                 row.get("sku") or "",
                 row.get("currency_code"),
                 *_values(row, _ST_ASIN_FIELD_COLUMNS, _ST_ASIN_VALUES),
-                *tail,
+                *tail(row),
             )
 
     with replacing_partitions(

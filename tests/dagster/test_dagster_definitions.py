@@ -71,7 +71,7 @@ def test_definitions_load_with_jobs_schedules_sensors(defs: dg.Definitions) -> N
 def test_raw_assets_partitions_pools_and_backfill_policies(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     expected = {
-        "sp_sales_traffic": ("amazon_sp_reports", 7),
+        "sp_sales_traffic": ("amazon_sp_reports", 29),
         "sp_orders": ("amazon_sp_reports", 29),
         "ads_sp_advertised_product": ("amazon_ads_reporting", 31),
     }

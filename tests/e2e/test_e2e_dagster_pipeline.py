@@ -85,6 +85,9 @@ def pipeline(simulator, e2e_db: str, tmp_path_factory) -> Iterator[Pipeline]:
         mp.setenv("CHALKOLA_RATE_LIMIT_NAMESPACE", f"e2e-{uuid.uuid4().hex[:8]}")
         mp.setenv("CHALKOLA_SP_REPORT_POLL_SECONDS", "0.05")
         mp.setenv("CHALKOLA_ADS_REPORT_POLL_SECONDS", "0.05")
+        # this module checks the report path (CANCELLED, FATAL, resume); tests/e2e/test_e2e_data_kiosk.py the default
+        mp.setenv("CHALKOLA_SALES_TRAFFIC_SOURCE", "reports")
+        simulator.state.meters.reset()  # a fresh seller: its S&T allowance is 4 at once, then 1 per 15 minutes
         ensure_dbt_manifest()  # test-setup time: the definitions need the parsed dbt project
         from chalkola_pipelines.definitions import build_definitions
 
@@ -357,7 +360,7 @@ def test_a_fatal_day_in_a_range_run_keeps_the_other_days(pipeline: Pipeline) -> 
 
     last = _days()[0] - dt.timedelta(days=10)
     first = last - dt.timedelta(days=2)
-    pipeline.simulator.state.faults.add("createReport", "fatal")  # the first day's report
+    pipeline.simulator.state.faults.add("createReport", "fatal")  # the first report asked: the newest day's
     try:
         result = pipeline.run(
             "sp_sales_traffic_job", tags=run_tags_for("US", first, last), raise_on_error=False
@@ -366,20 +369,20 @@ def test_a_fatal_day_in_a_range_run_keeps_the_other_days(pipeline: Pipeline) -> 
         pipeline.simulator.state.faults.clear()
     assert not result.success
     loaded = sorted(m.partition for m in result.asset_materializations_for_node("sp_sales_traffic"))
-    assert loaded == [f"{(first + dt.timedelta(days=i)).isoformat()}|US" for i in (1, 2)]
+    assert loaded == [f"{(first + dt.timedelta(days=i)).isoformat()}|US" for i in (0, 1)]
     message = next(
         e for e in result.all_events if e.event_type_value == "STEP_FAILURE"
     ).step_failure_data.error.message
-    assert "1 of 3 sales & traffic days failed" in message and f"{first.isoformat()}|US" in message
+    assert "1 of 3 sales & traffic days failed" in message and f"{last.isoformat()}|US" in message
     status = pipeline.instance.get_status_by_partition(
         dg.AssetKey("sp_sales_traffic"),
         [f"{(first + dt.timedelta(days=i)).isoformat()}|US" for i in range(3)],
         pipeline.defs.resolve_assets_def("sp_sales_traffic").partitions_def,
     )
     assert list(status.values()) == [
+        dg.AssetPartitionStatus.MATERIALIZED,
+        dg.AssetPartitionStatus.MATERIALIZED,
         dg.AssetPartitionStatus.FAILED,
-        dg.AssetPartitionStatus.MATERIALIZED,
-        dg.AssetPartitionStatus.MATERIALIZED,
     ]
 
 

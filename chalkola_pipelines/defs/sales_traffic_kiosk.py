@@ -1,0 +1,224 @@
+"""``sp_sales_traffic`` from Data Kiosk: every marketplace of a region and all the run's days in a few queries.
+
+For a run of one marketplace over local days first..last (amazon-facts §8.2):
+
+1. discovery: one ``salesAndTrafficByAsin(CHILD)`` query over the window for the region's configured
+   marketplaces lists every child ASIN with activity; the ASINs the warehouse already knows are added, so an
+   ASIN that sold once is never missed;
+2. ``salesAndTrafficTrends(CHILD, DAY)`` queries (≤ 30 ASINs per filter, filters packed under 8,000
+   characters) give one record per child ASIN per day, and one ``salesAndTrafficByDate(DAY)`` query the daily
+   totals of every marketplace of the region;
+3. the run's marketplace-days are loaded from those documents into the same tables as the report path
+   (``source = data_kiosk``, ``report_id`` = the query id of each row).
+
+Every query is keyed in the ledger by region, window and query text: the other marketplaces' runs of the same
+days find the same queries (landed documents are re-parsed, in-flight ones resumed; the region lock makes
+simultaneous runs create each query once). A marketplace-day for which ByDate has no record (not yet
+available at Amazon) is materialised empty with ``status: NO_DATA_YET``; earlier rows are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dagster as dg
+
+from chalkola_pipelines.defs.partitions import MarketplaceDays, configured_marketplaces
+from chalkola_pipelines.defs.report_errors import failures_named, is_partition_specific
+from chalkola_pipelines.defs.report_workflow import (
+    LazyClient,
+    LedgerRequest,
+    ReportOutcome,
+    RunSummary,
+    Unit,
+    fetch_documents,
+    kept_partition,
+    mark_loaded,
+    reuse_max_age,
+)
+from chalkola_pipelines.marketplaces import Marketplace
+
+DK_SOURCE = "data_kiosk"
+QUERY_NAMES = {
+    "by_asin": "salesAndTrafficByAsin",
+    "by_date": "salesAndTrafficByDate",
+    "trends": "salesAndTrafficTrends",
+}
+NO_DATA_YET = "NO_DATA_YET"
+
+
+def region_marketplaces(marketplace: Marketplace) -> list[Marketplace]:
+    """The seller's configured marketplaces in ``marketplace``'s region (one Data Kiosk endpoint)."""
+    found = [m for m in configured_marketplaces() if m.region == marketplace.region]
+    return sorted(found or [marketplace], key=lambda m: m.code)
+
+
+def query_unit(query: Any, md: MarketplaceDays, marketplaces: Sequence[Marketplace], today: dt.date) -> Unit:
+    """A Data Kiosk query of a region as a workflow unit (ledger: region scope, keyed by the query text)."""
+    region = md.marketplace.region
+    digest = hashlib.sha256(query.text.encode()).hexdigest()[:32]
+    request = LedgerRequest(
+        source=DK_SOURCE,
+        report_type=QUERY_NAMES[query.kind],
+        region=region,
+        window_start=query.start_date,
+        window_end=query.end_date,
+        options={"query_sha256": digest, "page": query.pagination_token or ""},
+        marketplace=",".join(m.code for m in marketplaces),
+        region_scope=region.upper(),
+        landing_suffix=".jsonl",
+    )
+    label = f"sp_sales_traffic {md.describe()} (Data Kiosk {QUERY_NAMES[query.kind]} {region.upper()})"
+    return Unit(query, request, md, label, query.window, reuse_max_age(query.end_date, today))
+
+
+def load_from_data_kiosk(
+    context: dg.AssetExecutionContext,
+    *,
+    md: MarketplaceDays,
+    client: LazyClient,
+    warehouse: Any,
+    conn: Any,
+    today: dt.date,
+    summary: RunSummary,
+    unknown_fields: Counter[str],
+) -> Iterator[dg.AssetMaterialization]:
+    """Discovery → Trends + ByDate → one transaction per marketplace-day (see the module docstring)."""
+    from chalkola_pipelines.amazon.data_kiosk_queries import (
+        sales_traffic_by_asin_query,
+        sales_traffic_by_date_query,
+        sales_traffic_trends_queries,
+    )
+    from chalkola_pipelines.warehouse.partition_queries import known_child_asins
+
+    ledger, landing = warehouse.ledger(), warehouse.landing()
+    marketplaces = region_marketplaces(md.marketplace)
+    ids = [m.marketplace_id for m in marketplaces]
+    first, last = md.first, md.last
+
+    def fetch(queries: Sequence[Any]) -> list[tuple[Unit, ReportOutcome]]:
+        units = [query_unit(q, md, marketplaces, today) for q in queries]
+        outcomes = fetch_documents(context, units=units, client=client, ledger=ledger, landing=landing)
+        return list(zip(units, outcomes, strict=True))
+
+    (discovery,) = fetch([sales_traffic_by_asin_query(first, last, ids)])
+    asins = known_child_asins(conn, [m.code for m in marketplaces])
+    by_code = {m.marketplace_id: m.code for m in marketplaces}
+    for record in _records(*discovery, ledger, unknown_fields):
+        code = by_code.get(record["marketplace_id"])
+        if code and record.get("child_asin"):
+            asins[code].add(record["child_asin"])
+    wanted = {m.marketplace_id: sorted(asins[m.code]) for m in marketplaces}
+    trends = sales_traffic_trends_queries(first, last, wanted)
+    fetched = fetch([*trends, sales_traffic_by_date_query(first, last, ids)])
+    context.log.info(
+        f"sp_sales_traffic {md.describe()}: Data Kiosk {len(fetched) + 1} queries for {len(marketplaces)} "
+        f"marketplace(s) of {md.marketplace.region.upper()} ({sum(len(a) for a in wanted.values())} "
+        f"marketplace-ASIN pairs; discovery {discovery[1].report_id})"
+    )
+    documents = _documents_of(md.marketplace, fetched, ledger, unknown_fields)
+    query_ids = ", ".join(o.report_id for _, o in fetched)
+    by_date_id = fetched[-1][1].report_id
+    for day in md.days:
+        document = documents.get(day)
+        base = {"marketplace": md.marketplace.code, "source": DK_SOURCE, "query_ids": query_ids}
+        if document is None or not document.by_date:
+            yield kept_partition(
+                context, md, day, status=NO_DATA_YET, kept_rows=_kept_rows(conn, md.marketplace, day),
+                note="Data Kiosk has no daily totals for this day yet (Amazon completes a day ~34 h after it "
+                "ends); the nightly refresh asks again", metadata=base,
+            )  # fmt: skip
+            continue
+        try:
+            with failures_named(f"sp_sales_traffic partition {md.key_for(day)}", ledger, DK_SOURCE, {}, None):
+                n_date, n_asin = _replace_day(conn, md.marketplace, day, document, by_date_id)
+        except dg.Failure as failure:
+            if len(md.days) == 1 or not is_partition_specific(failure):
+                raise
+            context.log.error(failure.description or str(failure))
+            summary.failures.append(failure.description or str(failure))
+            continue
+        summary.expected[day] = (len(document.by_date), len(document.by_asin))
+        summary.loaded.append(day)
+        yield dg.AssetMaterialization(
+            asset_key=context.asset_key,
+            partition=md.key_for(day),
+            metadata={
+                **base,
+                "date": day.isoformat(),
+                "status": "DONE",
+                "report_id": by_date_id,
+                "rows": n_asin,
+                "rows_by_date": n_date,
+                "rows_by_asin": len(document.by_asin),
+            },
+        )
+    summary.units += len(md.days)
+    for unit, outcome in [discovery, *fetched]:
+        if outcome.has_data:
+            mark_loaded(ledger, unit, outcome, 0)
+
+
+def _records(
+    unit: Unit, outcome: ReportOutcome, ledger: Any, unknown_fields: Counter[str]
+) -> Iterator[dict[str, Any]]:
+    """The records of one query's document (none when Amazon had no data); drift counted."""
+    from chalkola_pipelines.amazon.documents import open_document
+    from chalkola_pipelines.amazon.parsers.data_kiosk_sales_traffic import iter_data_kiosk_sales_traffic
+
+    if not outcome.has_data:
+        return
+    assert outcome.path is not None
+    if outcome.next_token:
+        raise dg.Failure(
+            description=f"{unit.label}: query {outcome.report_id} has more than one page of results, which this "
+            "pipeline does not expect for a window of ≤ 29 days; run fewer days per run and report it."
+        )
+    source = f"query {outcome.report_id} ({outcome.path})"
+    with (
+        failures_named(unit.label, ledger, DK_SOURCE, {"report_id": outcome.report_id, "path": outcome.path}),
+        open_document(outcome.path) as stream,
+    ):
+        rows = iter_data_kiosk_sales_traffic(stream, unit.job.kind, source=source)
+        for record in rows:
+            record["source_id"] = outcome.report_id
+            yield record
+        unknown_fields.update(rows.unknown_fields)
+
+
+def _documents_of(
+    marketplace: Marketplace,
+    fetched: Sequence[tuple[Unit, ReportOutcome]],
+    ledger: Any,
+    unknown_fields: Counter[str],
+) -> dict[dt.date, Any]:
+    """The marketplace's records of every Trends and ByDate document, as one report-parser document per day."""
+    from chalkola_pipelines.amazon.parsers.data_kiosk_sales_traffic import sales_traffic_documents
+
+    mine = (
+        record
+        for unit, outcome in fetched
+        for record in _records(unit, outcome, ledger, unknown_fields)
+        if record["marketplace_id"] == marketplace.marketplace_id
+    )
+    return {day: document for (_, day), document in sales_traffic_documents(mine).items()}
+
+
+def _replace_day(
+    conn: Any, marketplace: Marketplace, day: dt.date, document: Any, report_id: str
+) -> tuple[int, int]:
+    from chalkola_pipelines.warehouse.sales_traffic_tables import replace_sales_traffic_day
+
+    return replace_sales_traffic_day(
+        conn, marketplace=marketplace, day=day, document=document, report_id=report_id, source=DK_SOURCE
+    )
+
+
+def _kept_rows(conn: Any, marketplace: Marketplace, day: dt.date) -> int:
+    from chalkola_pipelines.warehouse.partition_queries import sales_traffic_by_asin_rows_on_day
+
+    return sales_traffic_by_asin_rows_on_day(conn, marketplace.code, day)
