@@ -16,6 +16,7 @@ from decimal import Decimal
 import dagster as dg
 import psycopg
 
+from chalkola_pipelines.defs.empty_day_checks import empty_days_spec
 from chalkola_pipelines.defs.jobs import ADS_SP_ADVERTISED_PRODUCT, SP_ORDERS, SP_SALES_TRAFFIC
 from chalkola_pipelines.marketplaces import Marketplace
 from chalkola_pipelines.warehouse.partition_queries import (
@@ -52,6 +53,7 @@ def _rows_spec(asset: str, what: str) -> dg.AssetCheckSpec:
 
 SALES_TRAFFIC_CHECK_SPECS = [
     _rows_spec(SP_SALES_TRAFFIC, "raw_amazon.sp_sales_traffic_by_date / _by_asin"),
+    empty_days_spec(SP_SALES_TRAFFIC),
     dg.AssetCheckSpec(
         ST_TOTALS_MATCH,
         asset=SP_SALES_TRAFFIC,
@@ -61,6 +63,7 @@ SALES_TRAFFIC_CHECK_SPECS = [
 ]
 ORDERS_CHECK_SPECS = [
     _rows_spec(SP_ORDERS, "raw_amazon.sp_order_items"),
+    empty_days_spec(SP_ORDERS),
     dg.AssetCheckSpec(
         ORDER_SALES_CHANNEL,
         asset=SP_ORDERS,

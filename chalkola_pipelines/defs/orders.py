@@ -33,6 +33,7 @@ from chalkola_pipelines.defs.checks import (
     order_units_match_sales_traffic,
     rows_match_document,
 )
+from chalkola_pipelines.defs.empty_day_checks import empty_days_plausible
 from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_ORDERS
 from chalkola_pipelines.defs.order_windows import (
     END_SAFETY,
@@ -147,6 +148,10 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
             )
             yield order_sales_channels_match(conn, mkt, sorted(summary.expected))
             yield order_units_match_sales_traffic(conn, mkt, sorted(summary.expected))
+            yield empty_days_plausible(
+                asset=SP_ORDERS, conn=conn, marketplace=mkt, empty=summary.empty,
+                rows_per_day=order_item_rows_per_day, today=local_today(mkt),
+            )  # fmt: skip
         summary.raise_if_failed("order report windows", md)
 
     return sp_orders

@@ -104,9 +104,9 @@ def is_partition_specific(failure: BaseException) -> bool:
 
 
 PARSE_TODO = (
-    "The archived document does not match the expected format, so nothing was changed for these partitions. "
-    "If Amazon changed the report format, update chalkola_pipelines.amazon.parsers; if the file is damaged, "
-    "delete it and re-run the partition to download it again."
+    "Nothing was changed for these partitions. The next run downloads the document again from Amazon by its id "
+    "(or requests a new report if Amazon no longer serves it); if the same error comes back with a fresh "
+    "document, Amazon changed the format: update chalkola_pipelines.amazon.parsers."
 )
 
 
@@ -166,9 +166,13 @@ def failures_named(
         AdsReportFormatError,
         DocumentCorruptError,
     ) as exc:
+        from chalkola_pipelines.warehouse.landing import quarantine_document
+
         mark_failed(ledger, source, current.get("report_id"), None, str(exc), region)
+        moved = quarantine_document(current["path"]) if current.get("path") else None
+        kept = f"The unreadable document was moved to {moved} for inspection." if moved else ""
         raise report_failure(
-            what, exc, report_id=current.get("report_id"), document=current.get("path"), todo=PARSE_TODO
+            what, exc, report_id=current.get("report_id"), todo=f"{kept} {PARSE_TODO}".strip()
         ) from exc
     except WarehouseLoadError as exc:
         mark_failed(ledger, source, current.get("report_id"), None, str(exc), region)

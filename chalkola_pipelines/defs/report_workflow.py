@@ -158,6 +158,7 @@ class RunSummary:
     expected: dict[dt.date, Any] = field(default_factory=dict)
     loaded: list[dt.date] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    empty: list[dt.date] = field(default_factory=list)  # materialised empty: Amazon had no data
     units: int = 0
 
     def raise_if_failed(self, what: str, scope: MarketplaceDays) -> None:
@@ -258,6 +259,7 @@ def run_units(
             current.update(report_id=outcome.report_id, path=outcome.path)
             base = {"marketplace": unit.days.marketplace.code, **outcome.metadata()}
             if not outcome.has_data:
+                summary.empty.extend(unit.days.days)
                 for day in unit.days.days:
                     yield kept_partition(
                         context, unit.days, day, status=outcome.status, note=no_data_note,

@@ -32,6 +32,7 @@ from chalkola_pipelines.defs.checks import (
     sales_traffic_rows_match,
     sales_traffic_totals_match,
 )
+from chalkola_pipelines.defs.empty_day_checks import empty_days_plausible
 from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_SALES_TRAFFIC
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
 from chalkola_pipelines.defs.report_workflow import (
@@ -54,6 +55,7 @@ from chalkola_pipelines.warehouse.api_access import (
     forget_access_denied,
     remember_access_denied,
 )
+from chalkola_pipelines.warehouse.partition_queries import sales_traffic_by_asin_rows_per_day
 
 REPORT_TYPE = "GET_SALES_AND_TRAFFIC_REPORT"
 REPORT_OPTIONS = {"dateGranularity": "DAY", "asinGranularity": "CHILD"}
@@ -126,6 +128,10 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
                 {d: n for d, (_, n) in summary.expected.items()},
             )
             yield sales_traffic_totals_match(conn, mkt, summary.loaded)
+            yield empty_days_plausible(
+                asset=SP_SALES_TRAFFIC, conn=conn, marketplace=mkt, empty=summary.empty,
+                rows_per_day=sales_traffic_by_asin_rows_per_day, today=today,
+            )  # fmt: skip
         if unknown_fields:
             context.log.warning(
                 f"schema drift in sales & traffic for {mkt.code}: fields not in the official schema were ignored: "

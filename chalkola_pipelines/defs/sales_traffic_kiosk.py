@@ -127,6 +127,7 @@ def load_from_data_kiosk(
         document = documents.get(day)
         base = {"marketplace": md.marketplace.code, "source": DK_SOURCE, "query_ids": query_ids}
         if document is None or not document.by_date:
+            summary.empty.append(day)
             yield kept_partition(
                 context, md, day, status=NO_DATA_YET, kept_rows=_kept_rows(conn, md.marketplace, day),
                 note="Data Kiosk has no daily totals for this day yet (Amazon completes a day ~34 h after it "

@@ -73,3 +73,19 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def quarantine_document(path: Path) -> Path | None:
+    """Move a document that cannot be read aside (``<its folder>/quarantine/<name>.<UTC time>``), kept for
+    inspection; the ledger then finds no landed document and the next run downloads it again by report id
+    (or requests a new report when Amazon no longer serves it). None when there was no file to move."""
+    import datetime as dt
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    folder = path.parent / "quarantine"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = folder / f"{path.name}.{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    os.replace(path, target)
+    return target

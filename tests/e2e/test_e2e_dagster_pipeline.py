@@ -262,7 +262,7 @@ def test_rematerialising_leaves_row_counts_unchanged(pipeline: Pipeline) -> None
 
 
 def test_cancelled_report_is_an_empty_successful_partition(pipeline: Pipeline) -> None:
-    day = _days()[0] - dt.timedelta(days=3)
+    day = _days()[0] - dt.timedelta(days=1)  # next to a loaded day: an empty answer is suspicious
     key = f"{day.isoformat()}|US"
     pipeline.simulator.state.faults.add("createReport", "cancelled")
     try:
@@ -283,6 +283,10 @@ def test_cancelled_report_is_an_empty_successful_partition(pipeline: Pipeline) -
     assert pipeline.query(
         "select status from raw_amazon.report_requests where report_id = %s", (report_id,)
     ) == [("CANCELLED",)]
+    # nothing silent: the empty day next to a day with rows is flagged (WARN), naming the day
+    (check,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "empty_days_are_plausible"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert day.isoformat() in str(check.metadata["suspicious"].value)
 
 
 def test_fatal_report_fails_naming_partition_and_report(pipeline: Pipeline) -> None:
@@ -415,3 +419,49 @@ def test_one_regions_bad_ads_token_fails_profiles_naming_the_region(pipeline: Pi
     after = dict(pipeline.query("select region, max(loaded_at) from raw_amazon.ads_profiles group by region"))
     assert after["na"] > before["na"] and after["fe"] > before["fe"]  # the other regions were refreshed
     assert after["eu"] == before["eu"]
+
+
+def test_an_unreadable_landed_document_is_quarantined_and_fetched_again(pipeline: Pipeline) -> None:
+    """A corrupt archived document fails once with one message, is moved aside, and the next run downloads
+    the same report again by its id (no new createReport), loading the same rows."""
+    from pathlib import Path
+
+    day = _days()[0]
+    key = f"{day.isoformat()}|US"
+    (report_id, document_path) = pipeline.query(
+        "select report_id, document_path from raw_amazon.report_requests where source = 'sp_reports' "
+        "and marketplace = 'US' and report_type = 'GET_SALES_AND_TRAFFIC_REPORT' and window_start::date = %s",
+        (day,),
+    )[0]
+    rows_before = pipeline.query(
+        "select child_asin, units_ordered, ordered_product_sales from raw_amazon.sp_sales_traffic_by_asin "
+        "where marketplace = 'US' and report_date = %s order by child_asin",
+        (day,),
+    )
+    Path(document_path).write_bytes(b"\x1f\x8b\x08\x00 this is not a gzip stream")
+    failed = pipeline.run("sp_sales_traffic_job", partition_key=key, raise_on_error=False)
+    assert not failed.success
+    message = next(
+        e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"
+    ).step_failure_data.error.message
+    assert report_id in message and "moved to" in message and "downloads the document again" in message
+    quarantined = list((Path(document_path).parent / "quarantine").glob(Path(document_path).name + ".*"))
+    assert len(quarantined) == 1 and not Path(document_path).exists()
+    assert (
+        pipeline.query(  # nothing already loaded was lost
+            "select child_asin, units_ordered, ordered_product_sales from raw_amazon.sp_sales_traffic_by_asin "
+            "where marketplace = 'US' and report_date = %s order by child_asin",
+            (day,),
+        )
+        == rows_before
+    )
+    healed = pipeline.run("sp_sales_traffic_job", partition_key=key)
+    assert healed.success
+    (mat,) = healed.asset_materializations_for_node("sp_sales_traffic")
+    assert mat.metadata["report_id"].value == report_id  # the same report, downloaded again
+    assert Path(document_path).is_file()
+    assert pipeline.query(
+        "select count(*) from raw_amazon.report_requests where source = 'sp_reports' and marketplace = 'US' "
+        "and report_type = 'GET_SALES_AND_TRAFFIC_REPORT' and window_start::date = %s",
+        (day,),
+    ) == [(1,)]

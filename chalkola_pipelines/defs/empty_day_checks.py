@@ -1,0 +1,70 @@
+"""WARN when a partition ended empty although the day should have data (nothing silent).
+
+Amazon answers CANCELLED (report) or no daily totals (Data Kiosk) for a range it has no data for — legitimately
+for a day more than two years ago, or a shop that sold nothing. It is suspicious when the day is recent (Amazon
+completes a day ~34 h after it ends: the nightly refresh asks again) or when a neighbouring day has rows. The
+check names those days; the partitions stay materialised empty with their status, earlier rows kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import dagster as dg
+import psycopg
+
+from chalkola_pipelines.marketplaces import Marketplace
+from chalkola_pipelines.warehouse.partition_queries import RowsPerDay
+
+EMPTY_DAYS_PLAUSIBLE = "empty_days_are_plausible"
+AMAZON_KEEPS_DAYS = 730  # two years
+RECENT_DAYS = 3  # a day this young may simply not be complete at Amazon yet
+
+
+def empty_days_spec(asset: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        EMPTY_DAYS_PLAUSIBLE,
+        asset=asset,
+        description="A partition the run materialised empty (Amazon had no data) is plausible: older than two "
+        f"years, or neither recent (≤ {RECENT_DAYS} days) nor next to a day with rows (WARN: the nightly "
+        "refresh asks again).",
+    )
+
+
+def empty_days_plausible(
+    *,
+    asset: str,
+    conn: psycopg.Connection,
+    marketplace: Marketplace,
+    empty: Sequence[dt.date],
+    rows_per_day: RowsPerDay,
+    today: dt.date,
+) -> dg.AssetCheckResult:
+    suspicious: dict[str, str] = {}
+    for day in sorted(set(empty)):
+        age = (today - day).days
+        if age > AMAZON_KEEPS_DAYS:
+            continue
+        if age <= RECENT_DAYS:
+            suspicious[day.isoformat()] = f"only {age} day(s) old: Amazon may not have completed it yet"
+            continue
+        neighbours = rows_per_day(
+            conn, marketplace.code, [day - dt.timedelta(days=1), day + dt.timedelta(days=1)]
+        )
+        if any(neighbours.values()):
+            suspicious[day.isoformat()] = f"neighbouring days have {sum(neighbours.values())} rows"
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=EMPTY_DAYS_PLAUSIBLE,
+        passed=not suspicious,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "marketplace": marketplace.code,
+            "empty_days": len(set(empty)),
+            "suspicious": suspicious or "none",
+            "next": "the nightly refresh asks Amazon again for recent days; older ones: re-run the partitions"
+            if suspicious
+            else "-",
+        },
+    )
