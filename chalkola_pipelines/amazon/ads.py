@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chalkola_pipelines.amazon.async_jobs import AsyncJobRunner, DownloadedDocument, JobState, Phase
+from chalkola_pipelines.amazon.async_jobs import DownloadedDocument, JobState, Phase, PolledJobClient
 from chalkola_pipelines.amazon.errors import (
     AdsReportFailedError,
     AdsRetentionError,
@@ -133,7 +133,7 @@ def sp_advertised_product_request(start: date, end: date) -> dict[str, Any]:
     }
 
 
-class AdsClient:
+class AdsClient(PolledJobClient):
     """Ads API for one region: ``list_profiles`` and ``fetch_sp_advertised_product``."""
 
     def __init__(
@@ -272,17 +272,7 @@ class AdsClient:
 
     # -- AsyncJobApi for AsyncJobRunner
     created_status = "PENDING"
-
-    def runner(self) -> AsyncJobRunner[AdsReportJob]:
-        return AsyncJobRunner(
-            self,
-            clock=self.http.clock,
-            sleep=self.http.sleep,
-            poll_initial_seconds=self.poll_initial_seconds,
-            poll_max_seconds=self.poll_max_seconds,
-            poll_timeout_seconds=self.poll_timeout_seconds,
-            reuse_in_flight=False,  # a duplicate createAsyncReport answers 425 with the id in flight
-        )
+    reuse_in_flight = False  # a duplicate createAsyncReport answers 425 with the id in flight
 
     def describe(self, job: AdsReportJob) -> str:
         return f"Ads report (profile {job.profile_id}, spAdvertisedProduct {job.start}..{job.end})"

@@ -105,6 +105,41 @@ class JobResult(Generic[J]):
         return self.document.path if self.document else None
 
 
+class PolledJobClient:
+    """Base of the clients that implement ``AsyncJobApi`` over an ``AmazonHttpClient`` (``self.http``): their
+    runner (polling settings and the HTTP layer's clock) and a one-job run."""
+
+    http: Any
+    poll_initial_seconds: float
+    poll_max_seconds: float
+    poll_timeout_seconds: float
+    reuse_in_flight: bool = True
+
+    def runner(self) -> AsyncJobRunner[Any]:
+        return AsyncJobRunner(
+            self,  # type: ignore[arg-type]  # the subclass implements AsyncJobApi
+            clock=self.http.clock,
+            sleep=self.http.sleep,
+            poll_initial_seconds=self.poll_initial_seconds,
+            poll_max_seconds=self.poll_max_seconds,
+            poll_timeout_seconds=self.poll_timeout_seconds,
+            reuse_in_flight=self.reuse_in_flight,
+        )
+
+    def run_one(
+        self,
+        job: Any,
+        dest: Path | Callable[[str], Path],
+        resume_id: str | None,
+        on_id: Callable[[str, str], None] | None,
+    ) -> JobResult[Any]:
+        """``runner().run`` for one job; ``on_id(job id, status)`` before polling and on every change."""
+        on_status = None if on_id is None else (lambda _job, job_id, status: on_id(job_id, status))
+        target = dest if callable(dest) else (lambda _job_id: Path(dest))
+        (result,) = self.runner().run([(job, resume_id)], target, on_status)
+        return result
+
+
 class AsyncJobRunner(Generic[J]):
     """Runs ``AsyncJobApi`` jobs; clock and sleep come from the HTTP layer (simulated time in tests)."""
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from chalkola_pipelines.amazon.async_jobs import AsyncJobRunner, DownloadedDocument, JobResult, JobState
+from chalkola_pipelines.amazon.async_jobs import DownloadedDocument, JobResult, JobState, PolledJobClient
 from chalkola_pipelines.amazon.client_factories import sp_http_client
 from chalkola_pipelines.amazon.data_kiosk_queries import DataKioskQuery
 from chalkola_pipelines.amazon.errors import (
@@ -80,7 +80,7 @@ class DataKioskResult:
     request_ids: list[str] = field(default_factory=list)
 
 
-class DataKioskClient:
+class DataKioskClient(PolledJobClient):
     """createQuery → getQuery (polled) → getDocument → streamed download, for one SP-API region."""
 
     created_status = "IN_QUEUE"
@@ -100,7 +100,7 @@ class DataKioskClient:
         self.poll_initial_seconds = poll_initial_seconds
         self.poll_max_seconds = poll_max_seconds
         self.poll_timeout_seconds = poll_timeout_seconds
-        self.reuse = reuse
+        self.reuse_in_flight = reuse
         self.reuse_done_within = reuse_done_within
         self.now = now
 
@@ -204,17 +204,6 @@ class DataKioskClient:
         return max(done)[1] if done else None
 
     # -- the workflow (AsyncJobApi for AsyncJobRunner)
-    def runner(self) -> AsyncJobRunner[DataKioskQuery]:
-        return AsyncJobRunner(
-            self,
-            clock=self.http.clock,
-            sleep=self.http.sleep,
-            poll_initial_seconds=self.poll_initial_seconds,
-            poll_max_seconds=self.poll_max_seconds,
-            poll_timeout_seconds=self.poll_timeout_seconds,
-            reuse_in_flight=self.reuse,
-        )
-
     def fetch(
         self,
         query: DataKioskQuery,
@@ -227,10 +216,7 @@ class DataKioskClient:
 
         ``on_query_id(query id, status)`` is called before polling and on every status change.
         """
-        on_status = None if on_query_id is None else (lambda _job, qid, status: on_query_id(qid, status))
-        target = dest if callable(dest) else (lambda _qid: Path(dest))
-        (result,) = self.runner().run([(query, resume_query_id)], target, on_status)
-        return data_kiosk_result(result)
+        return data_kiosk_result(self.run_one(query, dest, resume_query_id, on_query_id))
 
     def fetch_pages(
         self,

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chalkola_pipelines.amazon.async_jobs import (
-    AsyncJobRunner,
     DownloadedDocument,
     JobResult,
     JobState,
     Phase,
+    PolledJobClient,
 )
 from chalkola_pipelines.amazon.errors import AmazonApiError, DocumentExpiredError, ReportFatalError
 from chalkola_pipelines.amazon.presigned import DownloadResult
@@ -105,7 +105,7 @@ def _same_instant(a: Any, b: datetime) -> bool:
     return parsed is not None and parsed.replace(microsecond=0) == b.astimezone(UTC).replace(microsecond=0)
 
 
-class SpReportsClient:
+class SpReportsClient(PolledJobClient):
     """createReport → getReport (polled) → getReportDocument → streamed download, for one region."""
 
     def __init__(
@@ -196,17 +196,6 @@ class SpReportsClient:
     # -- the workflow (AsyncJobApi for AsyncJobRunner)
     created_status = "IN_QUEUE"
 
-    def runner(self) -> AsyncJobRunner[ReportSpec]:
-        return AsyncJobRunner(
-            self,
-            clock=self.http.clock,
-            sleep=self.http.sleep,
-            poll_initial_seconds=self.poll_initial_seconds,
-            poll_max_seconds=self.poll_max_seconds,
-            poll_timeout_seconds=self.poll_timeout_seconds,
-            reuse_in_flight=self.reuse_in_flight,
-        )
-
     def fetch(
         self,
         spec: ReportSpec,
@@ -221,10 +210,7 @@ class SpReportsClient:
         (Amazon has no data for this range); FATAL → ReportFatalError with Amazon's error document;
         still not finished after ``poll_timeout_seconds`` → ReportTimeoutError.
         """
-        on_status = None if on_report_id is None else (lambda _job, rid, status: on_report_id(rid, status))
-        target = dest if callable(dest) else (lambda _rid: Path(dest))
-        (result,) = self.runner().run([(spec, resume_report_id)], target, on_status)
-        return report_result(result)
+        return report_result(self.run_one(spec, dest, resume_report_id, on_report_id))
 
     def describe(self, job: ReportSpec) -> str:
         return f"SP-API report ({job.report_type}, {job.window})"

@@ -96,7 +96,7 @@ def test_each_query_selects_every_column_of_the_raw_tables(kind):
         query = sales_traffic_by_date_query(START, END, ["ATVPDKIKX0DER"])
         fields, sections, table = ST_BY_DATE_FIELDS, ("salesByDate", "trafficByDate"), ST_BY_DATE_COLUMNS
         heads = {"startDate", "endDate", "marketplaceId"}
-        loader = {"marketplace", "marketplace_id", "report_date", "currency_code", "report_id"}
+        loader = {"marketplace", "marketplace_id", "report_date", "currency_code", "report_id", "source"}
     else:
         query = (
             sales_traffic_by_asin_query(START, END, ["ATVPDKIKX0DER"])
@@ -106,7 +106,7 @@ def test_each_query_selects_every_column_of_the_raw_tables(kind):
         fields, sections, table = ST_BY_ASIN_FIELDS, ("salesByAsin", "trafficByAsin"), ST_BY_ASIN_COLUMNS
         heads = {"startDate", "endDate", "marketplaceId", "parentAsin", "childAsin", "sku"}
         loader = {"marketplace", "marketplace_id", "report_date", "parent_asin", "child_asin", "sku"}
-        loader |= {"currency_code", "report_id"}
+        loader |= {"currency_code", "report_id", "source"}
     assert validation_errors(query.text) == []
     got = selected(query.text)
     assert got[""] == heads | {"sales", "traffic"}
