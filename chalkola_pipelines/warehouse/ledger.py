@@ -32,6 +32,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from chalkola_pipelines.warehouse.postgres import guard_transaction
+
 log = logging.getLogger(__name__)
 
 SP_REPORTS = "sp_reports"
@@ -189,6 +191,7 @@ class ReportLedger:
             options=options,
         )
         with self._conn_factory() as conn, conn.transaction():
+            guard_transaction(conn)  # the wait for another run's createReport may be long: no leaked timeout
             conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{TABLE}:{key}",))
             yield
 

@@ -66,6 +66,26 @@ def mask_url_password(url: str) -> str:
     return url
 
 
+#: Session settings that another client of a transaction pooler (PgBouncer, Supabase :6543) can leave on the
+#: shared server connection — measured: the Dagster webserver's ``SET statement_timeout = 15000`` cancelled a 17 s
+#: warehouse statement 4 of 4 times. The pooler re-sends client_encoding, DateStyle, TimeZone,
+#: standard_conforming_strings and application_name per client itself; these it does not.
+TRANSACTION_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("statement_timeout", "0"),
+    ("lock_timeout", "0"),
+    ("idle_in_transaction_session_timeout", "0"),
+)
+_GUARD_SQL = "select " + ", ".join(
+    f"set_config('{name}', '{value}', true)" for name, value in TRANSACTION_SETTINGS
+)
+
+
+def guard_transaction(conn: psycopg.Connection) -> None:
+    """``SET LOCAL`` the warehouse's own values of :data:`TRANSACTION_SETTINGS` — call first thing inside
+    every warehouse transaction; they end with it, so nothing leaks to the next client of the connection."""
+    conn.execute(_GUARD_SQL)
+
+
 def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
     """A psycopg 3 connection with server-side prepared statements disabled (pooler-safe)."""
     conn = psycopg.connect(url or database_url(), autocommit=autocommit, prepare_threshold=None)
