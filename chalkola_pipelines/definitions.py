@@ -16,6 +16,7 @@ import dagster as dg
 from chalkola_pipelines.defs.ads import ads_profiles, build_ads_sp_advertised_product
 from chalkola_pipelines.defs.dbt import build_dbt_assets, build_dbt_resource
 from chalkola_pipelines.defs.jobs import DBT_MARTS_JOB, JOB_OF_ASSET, build_jobs
+from chalkola_pipelines.defs.landing_retention import landing_retention_job, landing_retention_schedule
 from chalkola_pipelines.defs.orders import build_sp_orders
 from chalkola_pipelines.defs.partitions import (
     configured_marketplaces,
@@ -42,8 +43,8 @@ def build_definitions(environ: Mapping[str, str] = os.environ) -> dg.Definitions
             build_ads_sp_advertised_product(partitions),
             build_dbt_assets(),
         ],
-        jobs=jobs,
-        schedules=build_schedules(marketplaces, partitions),
+        jobs=[*jobs, landing_retention_job],
+        schedules=[*build_schedules(marketplaces, partitions), landing_retention_schedule],
         sensors=[
             build_history_backfill_sensor(
                 marketplaces, partitions, [by_name[name] for name in JOB_OF_ASSET.values()]

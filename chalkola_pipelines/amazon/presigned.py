@@ -1,5 +1,9 @@
 """Presigned document URLs (SP-API report documents, Ads async reports): downloaded as received.
 
+A document may pass through a filter on its way to disk (``transform``, e.g. the order-column filter of
+``amazon.document_filters``): then the file holds the filter's output, never the bytes as received. Files are
+created private to the service user (0600), the ``.part`` file included.
+
 No Amazon auth header is sent and the query string (which carries the signature) never reaches a log or
 an error message. Both downloads share one status rule (``_refuse_unless_ok``): 200 goes on, 403 means the
 URL expired (``DocumentExpiredError`` at once, so the caller fetches a fresh URL), 429/5xx are retried,
@@ -11,9 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import httpx
 
@@ -34,17 +39,39 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 16
+FILE_MODE = 0o600
+
+
+class DocumentSink(Protocol):
+    """A filter between the response and the file: ``write`` the bytes as received, ``close`` at the end
+    (returns what it did, kept in ``DownloadResult.filter_report``)."""
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def close(self) -> Any: ...
+
+
+#: transform(file, document name) → the sink the response bytes go to
+Transform = Callable[[BinaryIO, str], DocumentSink]
+
+
+def open_private(path: Path) -> BinaryIO:
+    """A new file (``O_EXCL``) opened for writing, readable by the service user only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # whatever the umask
+    return os.fdopen(fd, "wb")
 
 
 @dataclass
 class DownloadResult:
-    """A document downloaded to ``path`` exactly as served (e.g. gzip bytes)."""
+    """A document downloaded to ``path``: exactly as served (e.g. gzip bytes), or the filter's output."""
 
     path: Path
-    size: int
+    size: int  # bytes received
     content_encoding: str | None
     content_type: str | None
     request_ids: list[str] = field(default_factory=list)
+    filter_report: Any = None  # what the transform's sink returned on close
 
 
 def _refuse_unless_ok(response: httpx.Response, operation: str, safe_url: str) -> None:
@@ -78,8 +105,11 @@ def _retrying(http: AmazonHttpClient, operation: str, attempt: Any) -> None:
     )
 
 
-def download_to_file(http: AmazonHttpClient, operation: str, url: str, dest: Path) -> DownloadResult:
-    """Stream ``url`` to ``dest`` byte for byte (no decompression), atomically (``.part`` then rename).
+def download_to_file(
+    http: AmazonHttpClient, operation: str, url: str, dest: Path, *, transform: Transform | None = None
+) -> DownloadResult:
+    """Stream ``url`` to ``dest`` byte for byte (no decompression), atomically (``.part`` then rename),
+    or through ``transform``'s sink when given. The file is private (0600).
 
     A 403 (expired presigned URL) raises ``DocumentExpiredError`` at once so the caller can fetch a fresh
     URL; 429/5xx, transport errors and a body shorter than ``Content-Length`` are retried.
@@ -97,17 +127,21 @@ def download_to_file(http: AmazonHttpClient, operation: str, url: str, dest: Pat
         try:
             with http._client.stream("GET", url, headers={"User-Agent": USER_AGENT}) as response:
                 _refuse_unless_ok(response, operation, safe_url)
-                with open(part, "wb") as fh:
+                part.unlink(missing_ok=True)  # a failed attempt's leftovers
+                with open_private(part) as fh:
+                    sink: Any = fh if transform is None else transform(fh, str(dest))
                     for chunk in response.iter_raw(chunk_size=_CHUNK):
-                        fh.write(chunk)
+                        sink.write(chunk)
                         size += len(chunk)
+                    expected = response.headers.get("Content-Length")
+                    if expected is not None and expected.isdigit() and int(expected) != size:
+                        raise httpx.RemoteProtocolError(
+                            f"incomplete body: {size} of {expected} bytes", request=response.request
+                        )
+                    if transform is not None:
+                        holder["filter_report"] = sink.close()
                     fh.flush()
                     os.fsync(fh.fileno())
-                expected = response.headers.get("Content-Length")
-                if expected is not None and expected.isdigit() and int(expected) != size:
-                    raise httpx.RemoteProtocolError(
-                        f"incomplete body: {size} of {expected} bytes", request=response.request
-                    )
                 holder.update(
                     size=size,
                     encoding=response.headers.get("Content-Encoding"),
@@ -138,6 +172,7 @@ def download_to_file(http: AmazonHttpClient, operation: str, url: str, dest: Pat
         content_encoding=holder.get("encoding"),
         content_type=holder.get("content_type"),
         request_ids=[rid] if rid else [],
+        filter_report=holder.get("filter_report"),
     )
 
 

@@ -235,14 +235,48 @@ ORDER_REPORT_OFFICIAL_HEADER: tuple[str, ...] = (
     "purchase-order-number", "price-designation",
 )  # fmt: skip
 
-# Buyer-identifying or location-precise fields: dropped by the parser, never stored (not even in the
-# "extra columns" kept aside). Matching is by exact name or by prefix (names ending in "-").
+# Buyer personal data in order documents (Amazon's Data Protection Policy: information that identifies,
+# contacts or locates a natural person — name, address, e-mail, phone, tax id). Removed from the document
+# before it reaches disk (``amazon.document_filters``) and never stored anywhere. Matching is by exact name or
+# by prefix (names ending in "-"). Of the official 32 columns: ship-city, ship-postal-code (the buyer's
+# address below region level) and cpf (a Brazilian buyer's tax id). ship-state and ship-country are kept: a
+# region of millions of people does not locate anyone, and sellers need them for sales-tax / VAT nexus.
+# The rest are columns of sibling reports (shipments, invoicing) and future variants, dropped by name.
 ORDER_REPORT_NEVER_STORED: tuple[str, ...] = (
-    "ship-city", "ship-postal-code", "cpf", "buyer-", "recipient-", "ship-address-", "ship-phone-",
-    "bill-", "ship-to-", "tax-registration-", "customer-",
+    "ship-city", "ship-postal-code", "ship-zip", "ship-county", "ship-district", "cpf", "address-type",
+    "buyer-", "recipient-", "ship-address-", "ship-phone-", "bill-", "ship-to-", "tax-registration-",
+    "customer-", "delivery-", "gift-message", "customized-", "vat-", "tax-id", "national-id",
 )  # fmt: skip
+
+# Columns of real all-orders files that are not in the official list and are known to carry no personal
+# data: kept (as text, in ``extra_columns``). Any other unknown column is schema drift: its values are
+# dropped before the document reaches disk, its name is reported (run metadata and a warning).
+ORDER_REPORT_EXTRA_ALLOWED: frozenset[str] = frozenset({
+    "number-of-items", "tax-collection-model", "tax-collection-responsible-party",
+    "signature-confirmation-recommended", "ship-promotion-id", "is-heavy-or-bulky",
+    "is-replacement-order", "original-order-id", "is-iba", "is-prime", "is-premium-order",
+    "is-global-express-enabled", "is-sold-by-ab", "is-transparency", "is-amazon-invoiced",
+})  # fmt: skip
+
+#: Headers of the order report stored with their values: the catalogue + the allowlist.
+ORDER_REPORT_STORED_HEADERS: frozenset[str] = frozenset(
+    {c.header for c in ORDER_REPORT_COLUMNS} | ORDER_REPORT_EXTRA_ALLOWED
+)
 
 
 def order_report_header_is_never_stored(header: str) -> bool:
+    """True for a buyer personal data column (``ORDER_REPORT_NEVER_STORED``)."""
     h = header.strip().lower()
     return any(h == p or (p.endswith("-") and h.startswith(p)) for p in ORDER_REPORT_NEVER_STORED)
+
+
+def order_report_header_action(header: str) -> Literal["keep", "remove", "blank"]:
+    """What happens to an order-report column before storage: ``keep`` (catalogue or allowlist), ``remove``
+    (buyer personal data: the column goes) or ``blank`` (unknown: schema drift; on disk the header stays as
+    evidence, its values are emptied; the parser drops it and reports its name)."""
+    h = header.strip().lower()
+    if h in ORDER_REPORT_STORED_HEADERS:
+        return "keep"
+    if order_report_header_is_never_stored(h):
+        return "remove"
+    return "blank"

@@ -23,8 +23,9 @@ from chalkola_pipelines.amazon.async_jobs import (
     Phase,
     PolledJobClient,
 )
+from chalkola_pipelines.amazon.document_filters import filter_for
 from chalkola_pipelines.amazon.errors import AmazonApiError, DocumentExpiredError, ReportFatalError
-from chalkola_pipelines.amazon.presigned import DownloadResult
+from chalkola_pipelines.amazon.presigned import DownloadResult, Transform
 from chalkola_pipelines.amazon.transport import AmazonHttpClient
 from chalkola_pipelines.marketplaces import iso_z
 
@@ -244,14 +245,32 @@ class SpReportsClient(PolledJobClient):
             raise AmazonApiError(
                 "getReport", 200, None, f"report {job_id} is DONE without a reportDocumentId", None
             )
-        download, compression = self._download_document(str(document_id), path, job_id, request_ids)
+        transform = filter_for(job.report_type)
+        download, compression = self._download_document(
+            str(document_id), path, job_id, request_ids, transform
+        )
         logger.info(
             "report %s (%s): document %s, %d bytes", job_id, job.report_type, document_id, download.size
         )
+        report = download.filter_report
+        if report is not None:
+            # the archive is the filtered document, gzip'd, whatever Amazon's compression was
+            compression = "GZIP"
+            logger.info(
+                "report %s (%s): archived %d of %d columns; removed (buyer personal data): %s; "
+                "values dropped (unknown columns, schema drift): %s",
+                job_id, job.report_type, len(report.kept) + len(report.blanked), report.columns_in,
+                ", ".join(report.removed) or "none", ", ".join(report.blanked) or "none",
+            )  # fmt: skip
         return DownloadedDocument(download.path, str(document_id), compression)
 
     def _download_document(
-        self, document_id: str, path: Path, report_id: str, request_ids: list[str]
+        self,
+        document_id: str,
+        path: Path,
+        report_id: str,
+        request_ids: list[str],
+        transform: Transform | None = None,
     ) -> tuple[DownloadResult, str | None]:
         for attempt in range(1, MAX_URL_REFRESHES + 2):
             document = self.get_report_document(document_id, request_ids)
@@ -261,7 +280,7 @@ class SpReportsClient(PolledJobClient):
                     "getReportDocument", 200, None, f"document {document_id} has no url", None
                 )
             try:
-                result = self.http.download("downloadReportDocument", str(url), path)
+                result = self.http.download("downloadReportDocument", str(url), path, transform=transform)
             except DocumentExpiredError:
                 logger.warning(
                     "document %s of report %s: URL expired (attempt %d); fetching a new one",

@@ -306,11 +306,12 @@ class AmazonHttpClient:
             self.rate_limiter.observe_limit(bucket, rate)
 
     # -- presigned document URLs (amazon.presigned)
-    def download(self, operation: str, url: str, dest: Path) -> DownloadResult:
-        """Stream a presigned ``url`` to ``dest`` byte for byte, atomically (see ``presigned.download_to_file``)."""
+    def download(self, operation: str, url: str, dest: Path, *, transform: Any = None) -> DownloadResult:
+        """Stream a presigned ``url`` to ``dest`` byte for byte (or through ``transform``), atomically, into a
+        private file (see ``presigned.download_to_file``)."""
         from chalkola_pipelines.amazon.presigned import download_to_file
 
-        return download_to_file(self, operation, url, dest)
+        return download_to_file(self, operation, url, dest, transform=transform)
 
     def download_bytes(self, operation: str, url: str, *, max_bytes: int = 1 << 20) -> bytes:
         """A small presigned document read into memory (see ``presigned.download_bytes``)."""

@@ -236,15 +236,23 @@ def _load(conn: Any, unit: Unit, outcome: ReportOutcome, configured: Sequence[Ma
         # The parser's own iterator goes to the loader untouched (its pyarrow fast path). The loader counts
         # the rows it reads from the document per local day while parsing, before COPY: the exact ERROR
         # check then compares the table with those document counts.
+        rows = iter_order_report_rows(stream)
         written = replace_order_items(
             conn,
             marketplace=chunk.marketplace,
             days=list(chunk.days),
-            rows=iter_order_report_rows(stream),
+            rows=rows,
             report_id=outcome.report_id,
             routing=routing,
         )
     routed = written.routed.metadata()
+    drift = list(rows.drift_columns)
+    if drift:
+        dg.get_dagster_logger().warning(
+            f"{unit.label}: report {outcome.report_id} has {len(drift)} column(s) that are neither in the "
+            f"catalogue nor on the allowlist of non-personal columns (schema drift), not stored: {', '.join(drift)}. "
+            "If one carries no personal data, add it to report_columns.ORDER_REPORT_EXTRA_ALLOWED."
+        )
     if written.routed.unconfigured:
         context_note = (
             f"{unit.label}: report {outcome.report_id} has rows of sales channels the seller has not configured "
@@ -258,6 +266,8 @@ def _load(conn: Any, unit: Unit, outcome: ReportOutcome, configured: Sequence[Ma
             "report_scope": f"region {unit.request.scope}",
             "rows": written[day],
             "rows_in_report_outside_run": written.ignored,
+            "schema_drift_columns": ", ".join(drift) or "none",
+            "schema_drift_column_count": len(drift),
             **routed,
         }
         for day in chunk.days

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from chalkola_pipelines.simulator.clock import SimulatedClock
 from chalkola_pipelines.simulator.dk_schema import ParsedQuery
 from chalkola_pipelines.simulator.document_encoding import dumps_json
+from chalkola_pipelines.simulator.reports import start_id_base
 
 DK_RETENTION = dt.timedelta(days=30)  # P30D
 DK_DOCUMENT_URL_TTL = 300.0  # simulated seconds ("This URL expires after 5 minutes")
@@ -116,7 +117,8 @@ class DataKioskStore:
     _counter: int = 0
 
     def __post_init__(self) -> None:
-        self._id_rng = random.Random(f"chalkola-simulator-dk-ids:{self.seed}")
+        self._id_base = start_id_base()  # ids unique across simulator restarts (see start_id_base)
+        self._id_rng = random.Random(f"chalkola-simulator-dk-ids:{self.seed}:{self._id_base}")
 
     def create(
         self,
@@ -131,7 +133,7 @@ class DataKioskStore:
     ) -> DkQuery:
         with self._lock:
             self._counter += 1
-            query_id = str(10_000_000_000 + self.seed * 100_000_000 + self._counter * 13)
+            query_id = str(self._id_base + self._counter)
             rng = random.Random(f"{self.seed}:dk:{query_id}")
             record = DkQuery(
                 query_id=query_id,

@@ -13,6 +13,7 @@ import hmac
 import random
 import secrets
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -156,6 +157,22 @@ class PresignedUrl:
     expired_on_issue: bool = False
 
 
+_ID_SLOTS_DIGITS = 6  # room for 10**6 ids of one kind per simulator start
+_last_base_lock = threading.Lock()
+_last_base = 0
+
+
+def start_id_base() -> int:
+    """The base of the ids one simulator start hands out: its start time in tenths of a second, shifted by
+    ``_ID_SLOTS_DIGITS`` decimal digits (strictly increasing within a process). A simulator restarted against
+    the same warehouse never repeats a report, query or document id of an earlier start — Amazon's ids are
+    unique per seller account, and the ledger refuses an id it already holds for another request."""
+    global _last_base
+    with _last_base_lock:
+        _last_base = max(time.time_ns() // 100_000_000, _last_base + 1)
+        return _last_base * 10**_ID_SLOTS_DIGITS
+
+
 @dataclass
 class ReportStore:
     """Every report, document and presigned URL of one simulator; thread-safe."""
@@ -170,7 +187,8 @@ class ReportStore:
     _sp_counter: int = 0
 
     def __post_init__(self) -> None:
-        self._id_rng = random.Random(f"chalkola-simulator-ids:{self.seed}")
+        self._id_base = start_id_base()
+        self._id_rng = random.Random(f"chalkola-simulator-ids:{self.seed}:{self._id_base}")
         self._signing_key = secrets.token_bytes(32)
 
     # -- SP-API reports ------------------------------------------------------------------------------
@@ -195,7 +213,7 @@ class ReportStore:
     ) -> SpReport:
         with self._lock:
             self._sp_counter += 1
-            report_id = str(50_000_000_000 + self.seed * 1_000_000 + self._sp_counter * 17)
+            report_id = str(self._id_base + self._sp_counter)
             queue, processing = self._delays(report_id)
             report = SpReport(
                 report_id=report_id,

@@ -29,6 +29,7 @@ from chalkola_pipelines.warehouse.partition_copy import (
     load_errors,
     replacing_partitions,
 )
+from chalkola_pipelines.warehouse.postgres import guard_transaction
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,7 @@ def upsert_ads_profiles(
     )
     with load_errors(f"ads profiles of region {region} (request {request_id})"):
         with conn.transaction():
+            guard_transaction(conn)
             with conn.cursor() as cur:
                 cur.executemany(sql, records)
     log.info("ads profiles region %s: %d upserted", region, len(records))

@@ -1,4 +1,4 @@
-"""`chalkola db url|migrate|psql`: the warehouse database from the command line."""
+"""`chalkola db url|migrate|psql` and `chalkola landing prune`: the warehouse from the command line."""
 
 from __future__ import annotations
 
@@ -25,6 +25,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     psql = sub.add_parser("psql", help="open psql on the warehouse")
     psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="extra arguments passed to psql")
     psql.set_defaults(func=_psql)
+
+    landing = subparsers.add_parser("landing", help="the landing store of archived report documents")
+    landing_sub = landing.add_subparsers(dest="landing_command", required=True)
+    prune = landing_sub.add_parser(
+        "prune",
+        help="delete documents past their retention (CHALKOLA_LANDING_RETENTION_DAYS_ORDERS, default 30; "
+        "CHALKOLA_LANDING_RETENTION_DAYS_DEFAULT, default 90) and clear them from the ledger",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+    prune.set_defaults(func=_landing_prune)
+
+
+def _landing_prune(args: argparse.Namespace) -> int:
+    from chalkola_pipelines.warehouse.landing import LandingStore
+    from chalkola_pipelines.warehouse.landing_retention import Retention, RetentionConfigError, prune_landing
+    from chalkola_pipelines.warehouse.ledger import ReportLedger
+    from chalkola_pipelines.warehouse.migrations import apply_migrations
+    from chalkola_pipelines.warehouse.postgres import connect, database_url
+
+    try:
+        retention = Retention.from_env()
+    except RetentionConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    url = database_url()
+    with connect(url) as conn:
+        apply_migrations(conn)
+    ledger = ReportLedger.from_url(url)
+    report = prune_landing(
+        LandingStore.default(), retention=retention, forget_documents=ledger.forget_documents,
+        dry_run=args.dry_run,
+    )  # fmt: skip
+    verb = "would delete" if args.dry_run else "deleted"
+    for path in report.deleted:
+        print(f"{verb} {path}")
+    print(("dry run: " if args.dry_run else "") + f"{retention.describe()}: {report.summary()}")
+    return 0
 
 
 def _url(args: argparse.Namespace) -> int:

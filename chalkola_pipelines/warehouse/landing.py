@@ -1,9 +1,13 @@
-"""The landing store: report documents archived as received (gzip), one file per report.
+"""The landing store: report documents archived (gzip), one file per report.
 
 Layout: ``root/source/report_type/scope/report_id.suffix`` (each part sanitised to ``[A-Za-z0-9._-]``),
 e.g. ``.chalkola/landing/sp_reports/GET_SALES_AND_TRAFFIC_REPORT/US/50123019876.gz``. A partition can be
-re-parsed from here without calling Amazon. Writers use ``atomic_path`` so that a crash never leaves a
-truncated file under the final name.
+re-parsed from here without calling Amazon. Writers use ``atomic_path`` (or ``amazon.presigned``'s ``.part``
+files) so that a crash never leaves a truncated file under the final name.
+
+Data protection: order documents arrive here with every buyer personal data column removed
+(``amazon.document_filters``); directories are 0700 and files 0600 (private to the service user), and files
+are deleted after their retention (``warehouse.landing_retention``: 30 days for order documents by default).
 """
 
 from __future__ import annotations
@@ -18,6 +22,16 @@ from pathlib import Path
 from chalkola_pipelines.settings import landing_dir
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` created if needed and made private to the service user (0700, whatever the umask)."""
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != DIR_MODE:
+        os.chmod(path, DIR_MODE)
+    return path
 
 
 def _safe_part(value: str, what: str) -> str:
@@ -45,13 +59,9 @@ class LandingStore:
         """The document's path (parent directories created); the file itself may not exist yet."""
         if suffix and not re.fullmatch(r"(\.[A-Za-z0-9]+)+", suffix):
             raise ValueError(f"landing path: suffix {suffix!r} must look like '.gz' or '.json.gz'")
-        directory = (
-            self.root
-            / _safe_part(source, "source")
-            / _safe_part(report_type, "report type")
-            / _safe_part(scope, "scope")
-        )
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = private_dir(self.root)
+        for part, what in ((source, "source"), (report_type, "report type"), (scope, "scope")):
+            directory = private_dir(directory / _safe_part(part, what))
         return directory / f"{_safe_part(report_id, 'report id')}{suffix}"
 
     def __repr__(self) -> str:
@@ -61,14 +71,18 @@ class LandingStore:
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary ``…part`` path next to ``path``; on success it is renamed onto ``path`` (atomic on
-    one filesystem), on an exception it is removed and ``path`` is left untouched."""
+    one filesystem), on an exception it is removed and ``path`` is left untouched. The ``.part`` file is
+    created empty and private (0600) before it is yielded: open it for writing (``"wb"`` keeps the mode)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.part")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    os.chmod(tmp, FILE_MODE)
     try:
         yield tmp
-        if not tmp.exists():
+        if not tmp.exists() or not tmp.stat().st_size:
             raise FileNotFoundError(f"nothing was written to {tmp} for {path}")
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

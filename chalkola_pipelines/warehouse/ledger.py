@@ -32,6 +32,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from chalkola_pipelines.warehouse.postgres import guard_transaction
+
 log = logging.getLogger(__name__)
 
 SP_REPORTS = "sp_reports"
@@ -189,6 +191,7 @@ class ReportLedger:
             options=options,
         )
         with self._conn_factory() as conn, conn.transaction():
+            guard_transaction(conn)  # the wait for another run's createReport may be long: no leaked timeout
             conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{TABLE}:{key}",))
             yield
 
@@ -208,8 +211,13 @@ class ReportLedger:
         request_ids: Iterable[str] = (),
         scope: str | None = None,
     ) -> LedgerEntry:
-        """Insert the entry for ``report_id`` or, if (source, region, report_id) exists, update its status and
-        append request ids. ``scope`` defaults to ``ledger_scope(marketplace, profile_id)``."""
+        """Insert the entry for ``report_id`` or, if (source, region, report_id) exists *for the same request*,
+        update its status and append request ids. ``scope`` defaults to ``ledger_scope(marketplace, profile_id)``.
+
+        A report id already recorded for a *different* request (another report type, window, scope or options)
+        raises :class:`LedgerError` naming both: one id is one report at Amazon, so this means ids were reused
+        (a simulator restarted against the same warehouse, a second seller account in the same region) and
+        merging would point one request's entry at another's document."""
         if not report_id:
             raise ValueError("record() needs the report id Amazon returned")
         scope = scope if scope is not None else ledger_scope(marketplace, profile_id)
@@ -234,6 +242,7 @@ class ReportLedger:
                 request_ids = {_merge_ids_sql("r.request_ids", "excluded.request_ids")},
                 updated_at = now(),
                 completed_at = case when %(final)s then coalesce(r.completed_at, now()) else r.completed_at end
+            where r.request_key = excluded.request_key
             returning *
         """
         params = {
@@ -254,8 +263,45 @@ class ReportLedger:
         with self._conn_factory() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(sql, params)
             row = cur.fetchone()
-        assert row is not None
+            if row is None:  # the id exists for another request: the conflict's WHERE refused the update
+                other = cur.execute(
+                    f"select * from {TABLE} where source = %s and region = %s and report_id = %s",
+                    (source, region, report_id),
+                ).fetchone()
+        if row is None:
+            assert other is not None
+            mine = _describe(report_type, scope, params["window_start"], params["window_end"], options)
+            theirs = _describe(
+                other["report_type"],
+                ledger_scope(other["marketplace"], other["profile_id"])
+                if other["marketplace"] or other["profile_id"] is not None
+                else "?",
+                other["window_start"],
+                other["window_end"],
+                other["options"],
+            )
+            raise LedgerError(
+                f"{source} report id {report_id} (region {region}) is already recorded for another request: "
+                f"ledger entry {other['id']} = {theirs} (status {other['status']}, created "
+                f"{other['created_at']:%Y-%m-%d %H:%M}Z), now returned for {mine}. One report id is one report "
+                "at Amazon, so the ids come from two different places (a simulator restarted against the same "
+                "warehouse, or two seller accounts sharing one warehouse and region); the entry was not changed. "
+                "Use one warehouse per seller account (or per simulator run) and re-run."
+            )
         return LedgerEntry(**row)
+
+    def forget_documents(self, paths: Iterable[str | Path]) -> int:
+        """Clear ``document_path`` of the entries pointing at ``paths`` (files the landing retention deleted),
+        so a later run asks Amazon again instead of re-parsing a missing file. Returns entries changed."""
+        names = sorted({str(p) for p in paths})
+        if not names:
+            return 0
+        with self._conn_factory() as conn:
+            cur = conn.execute(
+                f"update {TABLE} set document_path = null, updated_at = now() where document_path = any(%s)",
+                (names,),
+            )
+            return cur.rowcount
 
     def update(
         self,
@@ -327,6 +373,13 @@ class ReportLedger:
         if len(rows) > 1:
             raise LedgerError(f"{where} exists in several regions: pass region= to tell them apart.")
         return rows[0][0]
+
+
+def _describe(report_type: str, scope: str, start: dt.datetime, end: dt.datetime, options: Any) -> str:
+    plain = _plain_options(options)
+    extra = f" options {json.dumps(plain, sort_keys=True)}" if plain else ""
+    start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    return f"{report_type} scope {scope} {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}{extra}"
 
 
 def _merge_ids_sql(left: str, right: str) -> str:

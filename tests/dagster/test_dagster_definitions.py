@@ -58,6 +58,7 @@ def test_definitions_load_with_jobs_schedules_sensors(defs: dg.Definitions) -> N
         "sp_orders_nightly",
         "ads_sp_advertised_product_nightly",
         "ads_profiles_daily",
+        "landing_retention_daily",
     }
     sensors = {s.name: s for s in repo.sensor_defs}
     assert sensors["history_backfill_sensor"].default_status == dg.DefaultSensorStatus.STOPPED

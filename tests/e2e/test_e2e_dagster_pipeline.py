@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -54,6 +55,7 @@ class Pipeline:
         self.url = url
         self.simulator = simulator
         self.results: dict[str, dg.ExecuteInProcessResult] = {}
+        self.landing: Path | None = None
 
     def run(self, job: str, *, tags: dict[str, str] | None = None, partition_key: str | None = None, **kw):
         return self.defs.resolve_job_def(job).execute_in_process(
@@ -80,7 +82,8 @@ def pipeline(simulator, e2e_db: str, tmp_path_factory) -> Iterator[Pipeline]:
         for key, value in simulator_environment(simulator.base_url, simulator.state.time_scale).items():
             mp.setenv(key, value)
         mp.setenv("DATABASE_URL", e2e_db)
-        mp.setenv("CHALKOLA_LANDING_DIR", str(tmp_path_factory.mktemp("landing")))
+        landing = tmp_path_factory.mktemp("landing")
+        mp.setenv("CHALKOLA_LANDING_DIR", str(landing))
         mp.setenv("CHALKOLA_MARKETPLACES", ",".join(MARKETPLACES))
         mp.setenv("CHALKOLA_RATE_LIMIT_NAMESPACE", f"e2e-{uuid.uuid4().hex[:8]}")
         mp.setenv("CHALKOLA_SP_REPORT_POLL_SECONDS", "0.05")
@@ -94,6 +97,7 @@ def pipeline(simulator, e2e_db: str, tmp_path_factory) -> Iterator[Pipeline]:
         defs = build_definitions()
         with dg.instance_for_test() as instance:
             p = Pipeline(defs, instance, e2e_db, simulator)
+            p.landing = landing
             first, last = _days()
             p.results["profiles"] = p.run("ads_profiles_job")
             assert p.results["profiles"].success
@@ -109,6 +113,30 @@ def pipeline(simulator, e2e_db: str, tmp_path_factory) -> Iterator[Pipeline]:
 def _days_range() -> list[dt.date]:
     first, last = _days()
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def test_landing_store_holds_no_buyer_personal_data_and_is_private(pipeline: Pipeline) -> None:
+    """Grep every landed file (decompressed): no buyer address / tax id column header, no such value."""
+    import gzip
+    import stat
+
+    assert pipeline.landing is not None
+    files = [p for p in pipeline.landing.rglob("*") if p.is_file()]
+    orders = [p for p in files if "ORDERS" in str(p)]
+    assert orders, "the run archived order documents"
+    personal = (b"ship-city", b"ship-postal-code", b"cpf", b"buyer-", b"recipient-", b"bill-")
+    for path in files:
+        data = path.read_bytes()
+        text = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        header = text.split(b"\n", 1)[0].split(b"\t")
+        assert not [h for h in header if h.strip().startswith(personal)], path
+        assert b"SIMTOWN" not in text and b"\tSIM-" not in text, path  # the simulator's city / postal values
+        assert not path.name.endswith(".part"), path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    for directory in [pipeline.landing, *(p for p in pipeline.landing.rglob("*") if p.is_dir())]:
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    header = gzip.decompress(orders[0].read_bytes()).split(b"\n", 1)[0].split(b"\t")
+    assert b"ship-state" in header and b"ship-country" in header  # kept: not personal data (see README)
 
 
 def test_marts_equal_ground_truth_to_the_cent(pipeline: Pipeline) -> None:

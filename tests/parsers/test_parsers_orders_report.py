@@ -175,12 +175,16 @@ def test_blank_order_id_is_an_error() -> None:
         rows_of(tsv(HEADER, official_row(amazon_order_id="")))
 
 
-def test_header_order_does_not_matter_and_unknown_columns_go_to_extra() -> None:
-    header = "quantity\tasin\tnew-column\tpurchase-date\tamazon-order-id\tship-city"
-    line = "3\tB000000001\tsomething\t2026-01-02T08:15:00Z\t111-1\tPARIS"
-    (row,) = rows_of(tsv(header, line))
+def test_header_order_does_not_matter_and_only_allowlisted_columns_go_to_extra() -> None:
+    header = "quantity\tasin\tnew-column\tpurchase-date\tamazon-order-id\tship-city\tnumber-of-items"
+    line = "3\tB000000001\tsomething\t2026-01-02T08:15:00Z\t111-1\tPARIS\t1"
+    rows = iter_order_report_rows(tsv(header, line))
+    (row,) = list(rows)
     assert (row["quantity"], row["asin"], row["amazon_order_id"]) == (3, "B000000001", "111-1")
-    assert row["extra_columns"] == {"new-column": "something"}
+    assert row["extra_columns"] == {"number-of-items": "1"}  # allowlisted: known to be non-personal
+    assert rows.drift_columns == [
+        "new-column"
+    ]  # unknown: schema drift, dropped (ship-city: personal, dropped)
     assert row["item_price"] is None and row["sku"] is None  # absent columns → None
 
 
@@ -275,10 +279,12 @@ def test_archived_headers_only_fixture() -> None:
     (row,) = rows_of(tsv(header, "\t".join(values[n] for n in names)))
     assert row["item_price"] == Decimal("9.99")
     assert row["ship_state"] is None  # not in this header
-    assert set(row["extra_columns"]) == {
-        "url", "ship-promotion-id", "customized-url", "customized-page", "is-heavy-or-bulky", "is-replacement-order",
-    }  # fmt: skip
-    assert row["extra_columns"]["url"] == "https://example.invalid/o"
+    # allowlisted extras are kept; customized-* (buyer-provided customisation) is personal data, dropped;
+    # url is not on the allowlist: schema drift, dropped and named
+    assert set(row["extra_columns"]) == {"ship-promotion-id", "is-heavy-or-bulky", "is-replacement-order"}
+    rows = iter_order_report_rows(tsv(header, "\t".join(values[n] for n in names)))
+    list(rows)
+    assert rows.drift_columns == ["url"]
 
 
 @needs_shared

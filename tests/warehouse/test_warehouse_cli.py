@@ -40,3 +40,29 @@ def test_db_url_redacts_password(monkeypatch, capsys) -> None:
 def test_db_requires_a_subcommand() -> None:
     with pytest.raises(SystemExit):
         run(["db"])
+
+
+def test_landing_prune(make_database, monkeypatch, capsys, tmp_path) -> None:
+    import os
+    import time
+
+    from chalkola_pipelines.warehouse.landing import LandingStore
+
+    monkeypatch.setenv("DATABASE_URL", make_database())
+    monkeypatch.setenv("CHALKOLA_LANDING_DIR", str(tmp_path))
+    monkeypatch.setenv("CHALKOLA_LANDING_RETENTION_DAYS_ORDERS", "10")
+    store = LandingStore(tmp_path)
+    old = store.path_for("sp_reports", "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL", "EU", "7")
+    old.write_bytes(b"x")
+    stamp = time.time() - 11 * 86400
+    os.utime(old, (stamp, stamp))
+    young = store.path_for("sp_reports", "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL", "EU", "8")
+    young.write_bytes(b"x")
+    assert run(["landing", "prune", "--dry-run"]) == 0
+    assert f"would delete {old}" in capsys.readouterr().out and old.exists()
+    assert run(["landing", "prune"]) == 0
+    out = capsys.readouterr().out
+    assert f"deleted {old}" in out and "order documents 10 days, other documents 90 days" in out
+    assert not old.exists() and young.exists()
+    monkeypatch.setenv("CHALKOLA_LANDING_RETENTION_DAYS_ORDERS", "ten")
+    assert run(["landing", "prune"]) == 2

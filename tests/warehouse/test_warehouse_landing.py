@@ -41,3 +41,22 @@ def test_atomic_path(tmp_path: Path) -> None:
             raise RuntimeError("download broke")
     assert final.read_bytes() == b"new"
     assert [p.name for p in final.parent.iterdir()] == ["r.gz"]  # no .part left behind
+
+
+def test_directories_and_part_files_are_private(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)  # a typical umask: files would be 0644, directories 0755
+    try:
+        root = tmp_path / "landing"
+        path = LandingStore(root).path_for("sp_reports", "GET_X", "NA", "1")
+        for directory in (root, root / "sp_reports", root / "sp_reports" / "GET_X", path.parent):
+            assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+        with atomic_path(path) as tmp:
+            assert stat.S_IMODE(tmp.stat().st_mode) == 0o600
+            with open(tmp, "wb") as fh:
+                fh.write(b"x")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

@@ -189,3 +189,34 @@ def test_same_report_id_in_two_regions_are_two_entries(ledger: ReportLedger) -> 
         ledger.update("sp_reports", "50007000034", status="DONE")
     with pytest.raises(LedgerError, match="several regions"):
         ledger.get("sp_reports", "50007000034")
+
+
+def test_a_report_id_of_another_request_is_an_error_naming_both(ledger: ReportLedger) -> None:
+    """`make demo` then `make ui` once merged a new order report into the S&T entry with the same id."""
+    first = sp(ledger, "50007000051", status="DONE")
+    ledger.update(SP_REPORTS, "50007000051", region="na", document_path="/landing/st.gz")
+    orders = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
+    with pytest.raises(LedgerError) as info:
+        sp(ledger, "50007000051", report_type=orders, marketplace="US,CA,MX", options={})
+    message = str(info.value)
+    assert f"ledger entry {first.id} = {ST} scope US 2025-03-01T08:00:00Z..2025-03-02T07:59:59Z" in message
+    assert f"now returned for {orders} scope US,CA,MX" in message and "status DONE" in message
+    after = ledger.get(SP_REPORTS, "50007000051", region="na")
+    assert (after.report_type, after.status, after.document_path) == (ST, "DONE", "/landing/st.gz")
+    # a different window or options of the same type is another request too
+    with pytest.raises(LedgerError, match="already recorded for another request"):
+        sp(ledger, "50007000051", window_end=END + dt.timedelta(days=1))
+    # the same request again is an upsert, as before
+    again = sp(ledger, "50007000051", status="DONE", request_ids=["r-2"])
+    assert again.id == first.id and again.request_ids == ["r-2"]
+
+
+def test_forget_documents_clears_only_those_paths(ledger: ReportLedger) -> None:
+    sp(ledger, "50007000068", status="DONE")
+    sp(ledger, "50007000085", status="DONE", window_start=START + dt.timedelta(days=1))
+    ledger.update(SP_REPORTS, "50007000068", region="na", document_path="/landing/a.gz")
+    ledger.update(SP_REPORTS, "50007000085", region="na", document_path="/landing/b.gz")
+    assert ledger.forget_documents(["/landing/a.gz", "/landing/none.gz"]) == 1
+    assert ledger.get(SP_REPORTS, "50007000068", region="na").document_path is None
+    assert ledger.get(SP_REPORTS, "50007000085", region="na").document_path == "/landing/b.gz"
+    assert ledger.forget_documents([]) == 0

@@ -43,7 +43,7 @@ def _line(**values: str) -> str:
     return "\t".join([*(fields[h] for h in ORDER_REPORT_OFFICIAL_HEADER), extra])
 
 
-HEADER = "\t".join([*ORDER_REPORT_OFFICIAL_HEADER, "brand-new-column"])
+HEADER = "\t".join([*ORDER_REPORT_OFFICIAL_HEADER, "tax-collection-model"])
 
 
 def _tricky_lines() -> list[str]:
@@ -139,7 +139,7 @@ def test_fast_path_loads_exactly_what_the_row_path_loads(db: psycopg.Connection)
     assert by_id[("111-3", 1)]["item_price"] == 1.01  # numeric(18,2) rounds 1.005 both ways
     assert by_id[("111-5", 1)]["is_business_order"] is True
     assert by_id[("111-7", 1)]["item_price"] is None and by_id[("111-7", 1)]["currency"] is None
-    assert by_id[("111-4", 1)]["extra_columns"] == {"brand-new-column": 'q"\\,'}
+    assert by_id[("111-4", 1)]["extra_columns"] == {"tax-collection-model": 'q"\\,'}
     assert ("111-6", 1) not in by_id
     assert "PII" not in repr(table)
 

@@ -39,7 +39,7 @@ def _order_line(order_id: str, purchase: str, sku: str, price: str) -> str:
 
 
 def test_order_report_document_to_local_day_partitions(db: psycopg.Connection) -> None:
-    header = "\t".join([*ORDER_REPORT_OFFICIAL_HEADER, "brand-new-column"])
+    header = "\t".join([*ORDER_REPORT_OFFICIAL_HEADER, "tax-collection-model"])
     lines = [
         header,
         _order_line("250-1", "2025-03-01T14:59:59+00:00", "A", "1000"),  # 23:59:59 JST, Mar 1
@@ -61,9 +61,9 @@ def test_order_report_document_to_local_day_partitions(db: psycopg.Connection) -
         " from raw_amazon.sp_order_items order by 1, 2"
     ).fetchall()
     assert rows == [
-        ("250-1", 1, dt.date(2025, 3, 1), Decimal("1000"), {"brand-new-column": "extra-value"}),
-        ("250-2", 1, dt.date(2025, 3, 2), Decimal("2500"), {"brand-new-column": "extra-value"}),
-        ("250-2", 2, dt.date(2025, 3, 2), Decimal("300"), {"brand-new-column": "extra-value"}),
+        ("250-1", 1, dt.date(2025, 3, 1), Decimal("1000"), {"tax-collection-model": "extra-value"}),
+        ("250-2", 1, dt.date(2025, 3, 2), Decimal("2500"), {"tax-collection-model": "extra-value"}),
+        ("250-2", 2, dt.date(2025, 3, 2), Decimal("300"), {"tax-collection-model": "extra-value"}),
     ]
     dump = db.execute(
         "select string_agg(row_to_json(t)::text, ' ') from raw_amazon.sp_order_items t"

@@ -1,8 +1,10 @@
 """Parser of GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL (tab-separated, one row per order item).
 
 Streamed line by line. Columns are matched by header name (Amazon adds and reorders columns over time):
-known columns are typed, unknown non-PII columns are kept as text in ``extra_columns``, and buyer/location
-columns (``report_columns.order_report_header_is_never_stored``) are dropped on read.
+known columns are typed; other columns known to carry no personal data (``ORDER_REPORT_EXTRA_ALLOWED``) are
+kept as text in ``extra_columns``; buyer personal data columns (``ORDER_REPORT_NEVER_STORED``; the landing
+store has them removed already) are dropped; any other column is schema drift: dropped, its name reported in
+``OrderReportRows.drift_columns``.
 
 Encoding: UTF-8 by default; files that are not (older EU files in cp1252, JP files in Shift_JIS/cp932) are
 detected on the first line that is not valid UTF-8, or can be forced with ``encoding=``.
@@ -26,7 +28,7 @@ from chalkola_pipelines.amazon.errors import OrderReportFormatError
 from chalkola_pipelines.amazon.report_columns import (
     ORDER_REPORT_COLUMNS,
     OrderReportColumn,
-    order_report_header_is_never_stored,
+    order_report_header_action,
 )
 
 if TYPE_CHECKING:  # imported when first used: ~80 MB that other importers of the parsers need not pay
@@ -128,7 +130,7 @@ def iter_order_report_rows(stream: BinaryIO, *, encoding: str | None = None) -> 
 
     Keys: every ``ORDER_REPORT_COLUMNS`` column (Decimal money, aware UTC datetimes, int quantity, bool
     is_business_order, text; blank → None; columns absent from the header → None) and ``extra_columns``
-    (dict of unknown, non-PII headers → raw text). Rows with fewer fields than the header are padded
+    (dict of allowlisted extra headers → raw text; other unknown headers: ``.drift_columns``). Rows with fewer fields than the header are padded
     (Amazon drops trailing empty fields) — except an unterminated last line, which means a truncated
     document; more fields, a bad value, or a missing required header raise
     :class:`OrderReportFormatError` with the line number (the header is line 1). ``encoding=None`` sniffs
@@ -137,7 +139,9 @@ def iter_order_report_rows(stream: BinaryIO, *, encoding: str | None = None) -> 
     return OrderReportRows(stream, encoding=encoding)
 
 
-def _iter_rows(stream: BinaryIO, encoding: str | None, source: str | None) -> Iterator[dict[str, Any]]:
+def _iter_rows(
+    stream: BinaryIO, encoding: str | None, source: str | None, on_drift: Callable[[list[str]], None]
+) -> Iterator[dict[str, Any]]:
     """The row-by-row parser (every input; names the line of any problem)."""
     decoder = _Decoder(encoding)
     header: list[str] | None = None
@@ -159,7 +163,8 @@ def _iter_rows(stream: BinaryIO, encoding: str | None, source: str | None) -> It
                 raise OrderReportFormatError(line_no, "the report has no header line")
             header = [h.strip().lower() for h in text.split("\t")]
             header_line = text
-            plan, extras, absent = _plan(header, line_no, source)
+            plan, extras, absent, drift = _plan(header, line_no, source)
+            on_drift(drift)
             required = [(index, name) for index, _, _, name in plan if name in REQUIRED_VALUES]
             text_plan = [(index, column) for index, column, convert, _ in plan if convert is str]
             text_columns = [column for _, column in text_plan]
@@ -237,7 +242,8 @@ def _where(source: str | None) -> str:
 
 def _plan(
     header: list[str], line_no: int, source: str | None
-) -> tuple[list[tuple[int, str, Any, str]], list[tuple[int, str]], list[str]]:
+) -> tuple[list[tuple[int, str, Any, str]], list[tuple[int, str]], list[str], list[str]]:
+    """(typed plan, allowlisted extras, catalogue columns absent, drift: unknown headers dropped)."""
     seen: set[str] = set()
     for name in header:
         if name and name in seen:
@@ -252,14 +258,19 @@ def _plan(
         )
     plan: list[tuple[int, str, Any, str]] = []
     extras: list[tuple[int, str]] = []
+    drift: list[str] = []
     for index, name in enumerate(header):
         col = _COLUMNS_BY_HEADER.get(name)
         if col is not None:
             plan.append((index, col.column, _CONVERTERS[col.kind], name))
-        elif name and not order_report_header_is_never_stored(name):
+        elif not name:
+            continue
+        elif (action := order_report_header_action(name)) == "keep":
             extras.append((index, name))
+        elif action == "blank":
+            drift.append(name)
     absent = [c.column for c in ORDER_REPORT_COLUMNS if c.header not in seen]
-    return plan, extras, absent
+    return plan, extras, absent, drift
 
 
 # --------------------------------------------------------------------------------------------------
@@ -325,6 +336,8 @@ class OrderReportRows(Iterator[dict[str, Any]]):
         self._data: bytes | None = None  # the document, once read whole by record_batches
         self._rows: Iterator[dict[str, Any]] | None = None
         self.started = False
+        #: unknown headers of the document (schema drift), dropped; known once the header has been read
+        self.drift_columns: list[str] = []
 
     def __iter__(self) -> OrderReportRows:
         return self
@@ -333,8 +346,19 @@ class OrderReportRows(Iterator[dict[str, Any]]):
         if self._rows is None:
             self.started = True
             stream = io.BytesIO(self._data) if self._data is not None else self._stream
-            self._rows = _iter_rows(stream, self._encoding, self._source)
+            self._rows = _iter_rows(stream, self._encoding, self._source, self._note_drift)
         return next(self._rows)
+
+    def _note_drift(self, drift: list[str]) -> None:
+        already, self.drift_columns = self.drift_columns, list(drift)
+        if drift and drift != already:
+            logger.warning(
+                "order report %s: %d unknown column(s) dropped (schema drift, not on the allowlist of "
+                "non-personal columns): %s",
+                self._source or "",
+                len(drift),
+                ", ".join(drift),
+            )
 
     @property
     def source(self) -> str | None:
@@ -355,7 +379,7 @@ class OrderReportRows(Iterator[dict[str, Any]]):
         if self._data is None:
             self._data = self._stream.read()
         try:
-            layout = _layout(self._data, self._encoding, self._source)
+            layout = _layout(self._data, self._encoding, self._source, self._note_drift)
         except _UseRowParser as exc:
             logger.info("order report %s: row-by-row parser (%s)", self._source or "", exc)
             return None
@@ -385,7 +409,9 @@ _NOT_SPACE = re.compile(rb"\S")
 _VALIDATE_BYTES = 1 << 20
 
 
-def _layout(data: bytes, encoding: str | None, source: str | None) -> _Layout:
+def _layout(
+    data: bytes, encoding: str | None, source: str | None, on_drift: Callable[[list[str]], None]
+) -> _Layout:
     """Whole-document checks, and the header (a missing required header raises OrderReportFormatError)."""
     import pyarrow as pa
 
@@ -410,7 +436,8 @@ def _layout(data: bytes, encoding: str | None, source: str | None) -> _Layout:
     if data.find(header_line.encode(), end + 1) >= 0:
         raise _UseRowParser("the header repeats")
     header = [h.strip().lower() for h in header_line.split("\t")]
-    plan, extras, _ = _plan(header, 1, source)  # raises on a missing or repeated header
+    plan, extras, _, drift = _plan(header, 1, source)  # raises on a missing or repeated header
+    on_drift(drift)
     body = pa.py_buffer(data).slice(end + 1)
     return _Layout(body, [f"f{i}" for i in range(len(header))], plan, extras)
 
