@@ -33,6 +33,7 @@ from chalkola_pipelines.dbt_env import DBT_PROJECT_DIR, dbt_env_for
 from chalkola_pipelines.defs.resources import WarehouseResource
 
 DBT_POOL = "dbt"
+INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
 PARSE_HINT = (
     "run `make install` (or `.venv/bin/dbt parse --project-dir dbt_project --profiles-dir dbt_project`) "
     "to produce it"
@@ -127,8 +128,12 @@ def dbt_environment(url: str) -> Iterator[None]:
     """Set ``CHALKOLA_PG_*`` for dbt subprocesses started inside the block (restored afterwards).
 
     dagster-dbt passes ``os.environ`` to the dbt subprocess; the values (a password among them) are never
-    logged."""
+    logged. ``DBT_INDIRECT_SELECTION=cautious`` (unless set by the operator): a build of a subset (what the dbt
+    sensor launches after one source loaded) runs only the tests whose every parent is in the build, not a
+    relationship test or the singular reconcile test of a mart that was left out — on a fresh warehouse that
+    mart does not exist yet, and eager selection fails the build."""
     env = dbt_env_for(url)
+    env.setdefault(INDIRECT_SELECTION_ENV, os.environ.get(INDIRECT_SELECTION_ENV) or "cautious")
     with _ENV_LOCK:
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)

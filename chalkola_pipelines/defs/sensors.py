@@ -345,15 +345,21 @@ def build_dbt_after_raw_loads_sensor(
 def affected_dbt_assets(
     repository_def: dg.RepositoryDefinition | None, changed: Sequence[dg.AssetKey]
 ) -> list[dg.AssetKey] | None:
-    """The dbt assets to build after loads of ``changed``: everything downstream of them, plus the dbt assets
-    that depend on no raw asset (seeds such as dim_marketplace, which the marts join). None = the whole job
-    (when the sensor is evaluated without its repository)."""
+    """The dbt assets to build after loads of ``changed``: everything downstream of them, every dbt asset those
+    read from (upstream, within the dbt job), plus the dbt assets that depend on no raw asset (seeds such as
+    dim_marketplace, which the marts join). None = the whole job (when the sensor is evaluated without its
+    repository).
+
+    The upstream closure matters on a fresh warehouse: ``fct_asin_daily`` (downstream of S&T) also reads the
+    Ads and order staging views, which do not exist until something builds them; a build of only the
+    downstream of S&T fails there. Staging views cost nothing to (re)create."""
     if repository_def is None or not changed:
         return None
     graph = repository_def.asset_graph
     in_job = set(repository_def.get_job(DBT_MARTS_JOB).asset_layer.selected_asset_keys)
     raw = {dg.AssetKey(name) for name in RAW_ASSET_NAMES}
-    downstream = dg.AssetSelection.assets(*changed).downstream().resolve(graph)
+    downstream = dg.AssetSelection.assets(*changed).downstream().resolve(graph) & in_job
+    upstream = dg.AssetSelection.assets(*downstream).upstream().resolve(graph) if downstream else set()
     depends_on_raw = dg.AssetSelection.assets(*raw).downstream().resolve(graph)
-    keys = (downstream & in_job) | (in_job - depends_on_raw)
+    keys = downstream | (upstream & in_job) | (in_job - depends_on_raw)
     return sorted(keys, key=lambda k: k.to_user_string())
