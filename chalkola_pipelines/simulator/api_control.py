@@ -100,4 +100,6 @@ async def stats_route(request: Request) -> Response:
     state: SimulatorState = request.app.state.simulator
     if request.method == "DELETE":
         state.request_stats.reset()
-    return json_response(200, {**state.request_stats.snapshot(), "elapsedSimulatedSeconds": state.clock.elapsed()})
+    return json_response(
+        200, {**state.request_stats.snapshot(), "elapsedSimulatedSeconds": state.clock.elapsed()}
+    )
