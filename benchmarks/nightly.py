@@ -169,14 +169,12 @@ class TreeSampler:
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
-    @staticmethod
-    def role(cmdline: list[str]) -> str:
-        text = " ".join(cmdline)
-        if "execute_run" in text or "execute_step" in text:
-            return "run_workers"
-        if " grpc" in text or "api grpc" in text:
+    def role(self, pid: int, cmdline: list[str]) -> str:
+        if pid == self.root_pid:
+            return "daemon"
+        if "grpc" in " ".join(cmdline):
             return "code_server"
-        return "daemon"
+        return "run_workers"  # run workers and their step processes
 
     def sample(self) -> None:
         try:
@@ -186,7 +184,7 @@ class TreeSampler:
             return
         for p in procs:
             try:
-                role = self.role(p.cmdline())  # again each time: a forked child shows its parent's line first
+                role = self.role(p.pid, p.cmdline())  # again each time: a forked child shows its parent's line first
                 t = p.cpu_times()
                 self.seen[p.pid] = (role, max(self.seen.get(p.pid, ("", 0.0))[1], t.user + t.system))
             except psutil.Error:
