@@ -1,4 +1,4 @@
-"""The ``/_simulator`` control routes: faults, health, clock, Data Kiosk role, per-seller quotas."""
+"""The ``/_simulator`` control routes: faults, health, clock, Data Kiosk role, per-seller quotas, request stats."""
 
 from __future__ import annotations
 
@@ -92,3 +92,14 @@ async def quotas_route(request: Request) -> Response:
         }
     }
     return json_response(200, body)
+
+
+async def stats_route(request: Request) -> Response:
+    """GET: API calls answered so far by operation (status codes, regions) and the simulated clock;
+    DELETE: start counting again."""
+    state: SimulatorState = request.app.state.simulator
+    if request.method == "DELETE":
+        state.request_stats.reset()
+    return json_response(
+        200, {**state.request_stats.snapshot(), "elapsedSimulatedSeconds": state.clock.elapsed()}
+    )

@@ -273,6 +273,7 @@ def endpoint(api: str, operation: str, handler: Handler, *, auth: str | None = N
                 log.info("simulator fault %s on %s", fault.kind, operation)
                 injected = await _apply_request_fault(ctx, fault)
                 if injected is not None:
+                    state.request_stats.record(operation, region, injected.status_code)
                     return _finish(ctx, injected)
             if auth in ("sp", "sp-brand-analytics"):
                 _auth_sp(ctx)
@@ -291,6 +292,7 @@ def endpoint(api: str, operation: str, handler: Handler, *, auth: str | None = N
             response = _error_response(ctx, err)
         # the path only: never the query string (presigned signatures) nor any header (tokens)
         log.info("%s %s %s → %s", operation, request.method, request.url.path, response.status_code)
+        state.request_stats.record(operation, region, response.status_code)
         return _finish(ctx, response)
 
     route.__name__ = operation

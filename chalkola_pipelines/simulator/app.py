@@ -3,7 +3,7 @@ presigned document downloads and the /_simulator control routes, all under one b
 
 Layout: ``/lwa/{region}/auth/o2/token``, ``/sp/{region}/<official path>`` (Reports, Orders, Sellers, Data
 Kiosk), ``/ads/{region}/<official path>``, ``/_documents/{sp|ads|dk}/{key}?X-Amz-…`` (no auth headers, like
-S3), ``/_simulator/faults``, ``/_simulator/data-kiosk`` (Brand Analytics role), ``/_simulator/quotas``.
+S3), ``/_simulator/faults``, ``/_simulator/data-kiosk`` (Brand Analytics role), ``/_simulator/quotas``, ``/_simulator/stats`` (calls by operation and status).
 Every API request goes through the same steps: injected request faults, authentication, the usage-plan
 token bucket, the handler; then the headers the official models declare for that status code.
 """
@@ -26,6 +26,7 @@ from chalkola_pipelines.simulator.api_control import (
     faults_route,
     health_route,
     quotas_route,
+    stats_route,
 )
 from chalkola_pipelines.simulator.api_data_kiosk import (
     cancel_query,
@@ -85,6 +86,7 @@ def create_app(state: SimulatorState) -> ASGIApp:
         Route("/_simulator/data-kiosk", data_kiosk_route, methods=["GET", "POST"]),
         Route("/_simulator/quotas", quotas_route, methods=["GET", "POST", "DELETE"]),
         Route("/_simulator/health", health_route, methods=["GET"]),
+        Route("/_simulator/stats", stats_route, methods=["GET", "DELETE"]),
         Route("/_simulator/clock/advance", advance_route, methods=["POST"]),
     ]  # fmt: skip
     app = Starlette(routes=routes)

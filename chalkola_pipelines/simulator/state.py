@@ -12,6 +12,7 @@ from chalkola_pipelines.simulator.clock import SimulatedClock
 from chalkola_pipelines.simulator.dk_queries import DataKioskStore
 from chalkola_pipelines.simulator.faults import FaultPlan
 from chalkola_pipelines.simulator.reports import ReportStore
+from chalkola_pipelines.simulator.request_stats import RequestStats
 from chalkola_pipelines.simulator.throttling import SellerMeters, TokenBuckets
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class SimulatorState:
     meters: SellerMeters = field(init=False)
     data_kiosk: DataKioskStore = field(init=False)
     reports: ReportStore = field(init=False)
+    request_stats: RequestStats = field(default_factory=RequestStats, init=False)  # calls by operation/status
     _tokens: dict[str, AccessGrant] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

@@ -260,3 +260,75 @@ def test_empty_document_is_refused_unless_allowed():
         assert parse(data, "trends", allow_empty=True) == []
     with pytest.raises(ValueError, match="unknown Data Kiosk document kind"):
         iter_data_kiosk_sales_traffic(io.BytesIO(b""), "weekly")  # type: ignore[arg-type]
+
+
+def _both_paths(line: dict, kind: str):
+    rows = iter_data_kiosk_sales_traffic(io.BytesIO(b""), kind, allow_empty=True)
+    raw = json.dumps(line).encode()
+    fast = rows.fast_record(raw)
+    try:
+        slow = rows.slow_record(raw)
+    except SalesTrafficFormatError:
+        slow = None
+    return fast, slow, rows
+
+
+def _variants(kind: str) -> list[dict]:
+    doc = report_document(ASINS)
+    base = dk_line(doc["salesAndTrafficByAsin" if kind != "by_date" else "salesAndTrafficByDate"][0], kind)
+    money = next(k for k, v in base["sales"].items() if isinstance(v, dict))
+    num = next(k for k, v in base["traffic"].items() if isinstance(v, float))
+    integer = next(k for k, v in base["traffic"].items() if isinstance(v, int))
+    out = [base, dk_line(doc["salesAndTrafficByAsin"][1], kind) if kind != "by_date" else base]
+
+    def changed(fn) -> dict:
+        line = copy.deepcopy(base)
+        fn(line)
+        out.append(line)
+        return line
+
+    changed(lambda x: x["traffic"].__setitem__(num, 7))  # an integer literal in a Float field
+    changed(lambda x: x["traffic"].__setitem__(num, None))
+    changed(lambda x: x["traffic"].__setitem__(integer, 5.0))  # an integral Float in a Long field
+    changed(lambda x: x["traffic"].__setitem__(integer, True))
+    changed(lambda x: x["traffic"].__setitem__(num, "0.5"))
+    changed(lambda x: x["sales"][money].__setitem__("amount", "12.30"))
+    changed(lambda x: x["sales"][money].__setitem__("amount", 12))
+    changed(lambda x: x["sales"][money].__setitem__("currencyCode", "EUR"))
+    changed(lambda x: x["sales"][money].__setitem__("currencyCode", ""))
+    changed(lambda x: x["sales"][money].__setitem__("extra", 1))
+    changed(lambda x: x["traffic"].__setitem__("newField", 1))
+    changed(lambda x: x.__setitem__("newTop", 1))
+    changed(lambda x: x.__setitem__("marketplaceId", ""))
+    changed(lambda x: x.__setitem__("endDate", "2026-10-31"))
+    changed(lambda x: x.__setitem__("startDate", "20261101"))
+    changed(lambda x: x.pop("traffic"))
+    if kind != "by_date":
+        changed(lambda x: x.__setitem__("childAsin", None))
+        changed(lambda x: x.__setitem__("childAsin", ""))
+        changed(lambda x: x.__setitem__("parentAsin", ""))
+        changed(lambda x: x.__setitem__("sku", "SKU-1"))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["trends", "by_date", "by_asin"])
+def test_fast_path_gives_the_row_by_row_record_or_hands_the_line_over(kind):
+    taken = 0
+    for line in _variants(kind):
+        fast, slow, _ = _both_paths(line, kind)
+        if fast is None:
+            continue  # the slow path decides (same record, an error, or drift counted)
+        taken += 1
+        assert slow is not None, line
+        assert fast == slow and list(fast) == list(slow), line
+        assert [type(v) for v in fast.values()] == [type(v) for v in slow.values()], line
+    assert taken >= 4
+    # what the parser yields for every variant is the slow path's answer wherever the fast path declines
+    for line in _variants(kind):
+        _, slow, _ = _both_paths(line, kind)
+        data = jsonl([line])
+        if slow is None:
+            with pytest.raises(SalesTrafficFormatError):
+                parse(data, kind)
+        else:
+            assert parse(data, kind) == [slow]
