@@ -456,13 +456,21 @@ def bench_sales_traffic(url: str, work: Path, seed: int, scale: float, n_days: i
                 [
                     mkt.code,
                     mkt.marketplace_id,
-                    *(r[c] for c in ST_BY_DATE_COLUMNS[2:-1]),
+                    *(r[c] for c in ST_BY_DATE_COLUMNS[2:-2]),
                     "raw",
+                    "report",
                 ]
             )
         for r in doc.by_asin:
             asin_rows.append(
-                [mkt.code, mkt.marketplace_id, day, *(r[c] for c in ST_BY_ASIN_COLUMNS[3:-1]), "raw"]
+                [
+                    mkt.code,
+                    mkt.marketplace_id,
+                    day,
+                    *(r[c] for c in ST_BY_ASIN_COLUMNS[3:-2]),
+                    "raw",
+                    "report",
+                ]
             )
     write_csv(date_csv, date_rows)
     write_csv(asin_csv, asin_rows)
