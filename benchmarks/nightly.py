@@ -184,7 +184,9 @@ class TreeSampler:
             return
         for p in procs:
             try:
-                role = self.role(p.pid, p.cmdline())  # again each time: a forked child shows its parent's line first
+                role = self.role(
+                    p.pid, p.cmdline()
+                )  # again each time: a forked child shows its parent's line first
                 t = p.cpu_times()
                 self.seen[p.pid] = (role, max(self.seen.get(p.pid, ("", 0.0))[1], t.user + t.system))
             except psutil.Error:
