@@ -15,7 +15,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chalkola_pipelines.amazon.async_jobs import DownloadedDocument, JobState, Phase, PolledJobClient
+from chalkola_pipelines.amazon.async_jobs import (
+    DownloadedDocument,
+    JobState,
+    Phase,
+    PolledJobClient,
+    note_request_id,
+)
 from chalkola_pipelines.amazon.errors import (
     AdsReportFailedError,
     AdsRetentionError,
@@ -183,7 +189,7 @@ class AdsClient(PolledJobClient):
             ok_statuses=(200, 202),
             passthrough_statuses=(425,),
         )
-        _note(request_ids, response.request_id)
+        note_request_id(request_ids, response.request_id)
         body = response.json() if response.content else {}
         if response.status_code == 425:
             detail = (
@@ -226,7 +232,7 @@ class AdsClient(PolledJobClient):
         response = self.http.request(
             "getAsyncReport", "GET", f"{REPORTS_PATH}/{report_id}", profile_id=profile_id, accept=GET_ACCEPT
         )
-        _note(request_ids, response.request_id)
+        note_request_id(request_ids, response.request_id)
         return response.json()
 
     def fetch_sp_advertised_product(
@@ -323,8 +329,3 @@ class AdsClient(PolledJobClient):
             f"Ads report {job_id}: the download URL was refused {MAX_URL_REFRESHES + 1} times even when fresh. "
             "Check the machine's clock and network path to Amazon S3, then re-run."
         )
-
-
-def _note(request_ids: list[str] | None, request_id: str | None) -> None:
-    if request_ids is not None and request_id:
-        request_ids.append(request_id)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -260,3 +261,20 @@ class AsyncJobRunner(Generic[J]):
             self.sleep(delay)
             delay = min(self.poll_max_seconds, delay * 1.5)
             state = None
+
+
+def note_request_id(request_ids: list[str] | None, request_id: str | None) -> None:
+    """Collect an x-amzn-RequestId (the caller's list may be None)."""
+    if request_ids is not None and request_id:
+        request_ids.append(request_id)
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """An ISO-8601 instant as Amazon writes it (``…Z``), aware UTC; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -16,19 +16,25 @@ text and the token).
 
 from __future__ import annotations
 
-import gzip
 import logging
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from chalkola_pipelines.amazon.async_jobs import DownloadedDocument, JobResult, JobState, PolledJobClient
+from chalkola_pipelines.amazon.async_jobs import (
+    DownloadedDocument,
+    JobResult,
+    JobState,
+    PolledJobClient,
+    note_request_id,
+    parse_instant,
+)
 from chalkola_pipelines.amazon.client_factories import sp_http_client
 from chalkola_pipelines.amazon.data_kiosk_queries import DataKioskQuery
+from chalkola_pipelines.amazon.documents import gunzip_prefix
 from chalkola_pipelines.amazon.errors import (
     AmazonApiError,
     DataKioskAccessDeniedError,
@@ -124,7 +130,7 @@ class DataKioskClient(PolledJobClient):
         if pagination_token:
             body["paginationToken"] = pagination_token
         response = self._call("createQuery", "POST", QUERIES_PATH, json_body=body)
-        _note(request_ids, response.request_id)
+        note_request_id(request_ids, response.request_id)
         query_id = response.json().get("queryId")
         if not query_id:
             raise AmazonApiError(
@@ -135,7 +141,7 @@ class DataKioskClient(PolledJobClient):
     def get_query(self, query_id: str, request_ids: list[str] | None = None) -> dict[str, Any]:
         """getQuery: the Query object."""
         response = self._call("getQuery", "GET", f"{QUERIES_PATH}/{query_id}")
-        _note(request_ids, response.request_id)
+        note_request_id(request_ids, response.request_id)
         return response.json()
 
     def iter_queries(
@@ -155,7 +161,7 @@ class DataKioskClient(PolledJobClient):
         params = base
         for _ in range(max_pages):
             response = self._call("getQueries", "GET", QUERIES_PATH, params=params)
-            _note(request_ids, response.request_id)
+            note_request_id(request_ids, response.request_id)
             body = response.json()
             yield from body.get("queries") or []
             token = (body.get("pagination") or {}).get("nextToken")
@@ -166,12 +172,12 @@ class DataKioskClient(PolledJobClient):
     def cancel_query(self, query_id: str, request_ids: list[str] | None = None) -> None:
         """cancelQuery (IN_QUEUE/IN_PROGRESS only; a CANCELLED query is a no-op at Amazon)."""
         response = self._call("cancelQuery", "DELETE", f"{QUERIES_PATH}/{query_id}", ok_statuses=(200, 204))
-        _note(request_ids, response.request_id)
+        note_request_id(request_ids, response.request_id)
 
     def get_document(self, document_id: str, request_ids: list[str] | None = None) -> dict[str, Any]:
         """getDocument: ``{documentId, documentUrl}`` (the presigned URL lives 5 minutes)."""
         response = self._call("getDocument", "GET", f"{DOCUMENTS_PATH}/{document_id}")
-        _note(request_ids, response.request_id)
+        note_request_id(request_ids, response.request_id)
         return response.json()
 
     def find_reusable_query(self, job: DataKioskQuery, request_ids: list[str] | None = None) -> str | None:
@@ -193,7 +199,7 @@ class DataKioskClient(PolledJobClient):
             status = query.get("processingStatus")
             if status in IN_FLIGHT:
                 return str(query["queryId"])
-            created = _parse_time(query.get("createdTime"))
+            created = parse_instant(query.get("createdTime"))
             if (
                 status == "DONE"
                 and self.reuse_done_within is not None
@@ -327,7 +333,7 @@ class DataKioskClient(PolledJobClient):
                 except DocumentExpiredError:
                     continue
                 if data[:2] == b"\x1f\x8b":
-                    data = _gunzip_prefix(data)
+                    data = gunzip_prefix(data)
                 return data.decode("utf-8", "replace").strip()[:4000]
         except DataKioskAccessDeniedError:
             raise
@@ -374,29 +380,3 @@ def data_kiosk_client(
         sleep=sleep,
     )
     return DataKioskClient(http, **options)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _gunzip_prefix(data: bytes) -> bytes:
-    """As much of a (possibly cut) gzip stream as decompresses."""
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error):
-        try:
-            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
-        except zlib.error:
-            return data
-
-
-def _note(request_ids: list[str] | None, request_id: str | None) -> None:
-    if request_ids is not None and request_id:
-        request_ids.append(request_id)

@@ -99,3 +99,17 @@ def document_name(stream: object) -> str | None:
     """The file name behind a stream (for error messages), or None for in-memory streams."""
     name = getattr(stream, "name", None)
     return name if isinstance(name, str) else None
+
+
+def gunzip_prefix(data: bytes) -> bytes:
+    """As much of a (possibly cut) gzip stream as decompresses; other bytes as they are."""
+    import gzip
+    import zlib
+
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error):
+        try:
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
+        except zlib.error:
+            return data

@@ -7,9 +7,7 @@ created; its id is announced before polling so the caller can record it first.
 
 from __future__ import annotations
 
-import gzip
 import logging
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,8 +20,11 @@ from chalkola_pipelines.amazon.async_jobs import (
     JobState,
     Phase,
     PolledJobClient,
+    note_request_id,
+    parse_instant,
 )
 from chalkola_pipelines.amazon.document_filters import filter_for
+from chalkola_pipelines.amazon.documents import gunzip_prefix
 from chalkola_pipelines.amazon.errors import AmazonApiError, DocumentExpiredError, ReportFatalError
 from chalkola_pipelines.amazon.presigned import DownloadResult, Transform
 from chalkola_pipelines.amazon.transport import AmazonHttpClient
@@ -91,18 +92,8 @@ class ReportResult:
     request_ids: list[str] = field(default_factory=list)
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _same_instant(a: Any, b: datetime) -> bool:
-    parsed = _parse_time(a)
+    parsed = parse_instant(a)
     return parsed is not None and parsed.replace(microsecond=0) == b.astimezone(UTC).replace(microsecond=0)
 
 
@@ -130,7 +121,7 @@ class SpReportsClient(PolledJobClient):
         response = self.http.request(
             "createReport", "POST", REPORTS_PATH, json_body=spec.create_body(), metered_as=spec.report_type
         )
-        _note(request_ids, response.request_id)
+        note_request_id(request_ids, response.request_id)
         report_id = response.json().get("reportId")
         if not report_id:
             raise AmazonApiError(
@@ -141,13 +132,13 @@ class SpReportsClient(PolledJobClient):
     def get_report(self, report_id: str, request_ids: list[str] | None = None) -> dict[str, Any]:
         """getReport: the Report object."""
         response = self.http.request("getReport", "GET", f"{REPORTS_PATH}/{report_id}")
-        _note(request_ids, response.request_id)
+        note_request_id(request_ids, response.request_id)
         return response.json()
 
     def get_report_document(self, document_id: str, request_ids: list[str] | None = None) -> dict[str, Any]:
         """getReportDocument: ``{reportDocumentId, url, compressionAlgorithm?}`` (url valid 5 minutes)."""
         response = self.http.request("getReportDocument", "GET", f"{DOCUMENTS_PATH}/{document_id}")
-        _note(request_ids, response.request_id)
+        note_request_id(request_ids, response.request_id)
         return response.json()
 
     def iter_reports(
@@ -167,7 +158,7 @@ class SpReportsClient(PolledJobClient):
             params.append(("marketplaceIds", ",".join(marketplace_ids)))
         for _ in range(max_pages):
             response = self.http.request("getReports", "GET", REPORTS_PATH, params=params)
-            _note(request_ids, response.request_id)
+            note_request_id(request_ids, response.request_id)
             body = response.json()
             yield from body.get("reports") or []
             token = body.get("nextToken")
@@ -307,7 +298,7 @@ class SpReportsClient(PolledJobClient):
                 except DocumentExpiredError:
                     continue
                 if document.get("compressionAlgorithm") == "GZIP" or data[:2] == b"\x1f\x8b":
-                    data = _gunzip_prefix(data)
+                    data = gunzip_prefix(data)
                 return data.decode("utf-8", "replace").strip()[:4000]
         except (AmazonApiError, KeyError) as exc:
             return f"(the error document {document_id} could not be read: {exc})"
@@ -325,19 +316,3 @@ def report_result(result: JobResult[ReportSpec]) -> ReportResult:
         document.compression if document else None,
         result.request_ids,
     )
-
-
-def _gunzip_prefix(data: bytes) -> bytes:
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error):
-        decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            return decomp.decompress(data)
-        except zlib.error:
-            return data
-
-
-def _note(request_ids: list[str] | None, request_id: str | None) -> None:
-    if request_ids is not None and request_id:
-        request_ids.append(request_id)

@@ -17,14 +17,12 @@ import io
 import logging
 import operator
 import re
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from chalkola_pipelines.amazon.documents import document_name
 from chalkola_pipelines.amazon.errors import OrderReportFormatError
+from chalkola_pipelines.amazon.parsers.order_values import CONVERTERS, looks_japanese
 from chalkola_pipelines.amazon.report_columns import (
     ORDER_REPORT_COLUMNS,
     OrderReportColumn,
@@ -42,53 +40,6 @@ REQUIRED_HEADERS: tuple[str, ...] = ("amazon-order-id", "purchase-date", "asin",
 REQUIRED_VALUES: frozenset[str] = frozenset({"amazon-order-id", "purchase-date"})
 
 _COLUMNS_BY_HEADER: dict[str, OrderReportColumn] = {c.header: c for c in ORDER_REPORT_COLUMNS}
-_PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_PLAIN_INT = re.compile(r"[+-]?\d+")
-_BOOLS = {"true": True, "false": False, "yes": True, "no": False}
-
-
-def _money(value: str) -> Decimal:
-    if not _PLAIN_DECIMAL.fullmatch(value):
-        raise ValueError(f"{value!r} is not a plain decimal number (e.g. 14.0 or 1234.56)")
-    return Decimal(value)
-
-
-def _int(value: str) -> int:
-    if _PLAIN_INT.fullmatch(value):
-        return int(value)
-    if _PLAIN_DECIMAL.fullmatch(value) and Decimal(value) == Decimal(value).to_integral_value():
-        return int(Decimal(value))  # "1.0"
-    raise ValueError(f"{value!r} is not an integer")
-
-
-def _timestamp(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no UTC offset (expected e.g. 2024-02-14T08:15:00+00:00 or ...Z)")
-    return parsed.astimezone(UTC)
-
-
-def _bool(value: str) -> bool:
-    try:
-        return _BOOLS[value.lower()]
-    except KeyError:
-        raise ValueError(f"{value!r} is not true/false") from None
-
-
-_CONVERTERS = {"money": _money, "int": _int, "timestamp": _timestamp, "bool": _bool, "text": str}
-
-
-def _looks_japanese(text: str) -> bool:
-    for ch in text:
-        if ord(ch) < 0x3000:
-            continue
-        name = unicodedata.name(ch, "")
-        if name.startswith(("HIRAGANA", "KATAKANA", "CJK", "FULLWIDTH", "HALFWIDTH KATAKANA")):
-            return True
-    return False
 
 
 class _Decoder:
@@ -109,7 +60,7 @@ class _Decoder:
         self.sniffing = False
         try:
             text = raw.decode("cp932")
-            if _looks_japanese(text):
+            if looks_japanese(text):
                 self.encoding = "cp932"
                 logger.info("order report is not UTF-8; decoding as cp932 (Shift_JIS) from line %d", line)
                 return text
@@ -262,7 +213,7 @@ def _plan(
     for index, name in enumerate(header):
         col = _COLUMNS_BY_HEADER.get(name)
         if col is not None:
-            plan.append((index, col.column, _CONVERTERS[col.kind], name))
+            plan.append((index, col.column, CONVERTERS[col.kind], name))
         elif not name:
             continue
         elif (action := order_report_header_action(name)) == "keep":
