@@ -203,7 +203,9 @@ async def _async_report_json(ctx: Ctx, report: AdsReport, *, expired_url: bool =
                 )
                 report.url_issued_sim = issued_sim
             token = report.url_token
-            issued = state.clock.at_elapsed(issued_sim)
+            # one clock reading for both: two at_elapsed() calls differ by microseconds, which can cross a
+            # millisecond and make urlExpiresAt - generatedAt 3600.001 s
+            issued = generated if issued_sim == done_sim else state.clock.at_elapsed(issued_sim)
         body.update(
             updatedAt=iso_ms(generated),
             generatedAt=iso_ms(generated),

@@ -134,7 +134,10 @@ class DataKioskStore:
         with self._lock:
             self._counter += 1
             query_id = str(self._id_base + self._counter)
-            rng = random.Random(f"{self.seed}:dk:{query_id}")
+            # delays: a function of the seed and the n-th query (ids are per start, see start_id_base)
+            rng = random.Random(
+                f"{self.seed}:dk:{10_000_000_000 + self.seed * 100_000_000 + self._counter * 13}"
+            )
             record = DkQuery(
                 query_id=query_id,
                 region=region,

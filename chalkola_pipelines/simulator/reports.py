@@ -189,6 +189,8 @@ class ReportStore:
     def __post_init__(self) -> None:
         self._id_base = start_id_base()
         self._id_rng = random.Random(f"chalkola-simulator-ids:{self.seed}:{self._id_base}")
+        # processing delays stay a function of the seed and the n-th job, as before ids became per-start
+        self._delay_rng = random.Random(f"chalkola-simulator-ids:{self.seed}")
         self._signing_key = secrets.token_bytes(32)
 
     # -- SP-API reports ------------------------------------------------------------------------------
@@ -214,7 +216,9 @@ class ReportStore:
         with self._lock:
             self._sp_counter += 1
             report_id = str(self._id_base + self._sp_counter)
-            queue, processing = self._delays(report_id)
+            queue, processing = self._delays(
+                str(50_000_000_000 + self.seed * 1_000_000 + self._sp_counter * 17)
+            )
             report = SpReport(
                 report_id=report_id,
                 region=region,
@@ -231,6 +235,7 @@ class ReportStore:
                 error_message=error_message,
             )
             if outcome in ("DONE", "FATAL"):
+                self._delay_rng.getrandbits(128)  # keeps the Ads delay keys where they were
                 document_id = f"amzn1.spdoc.1.4.{region}.{uuid.UUID(int=self._id_rng.getrandbits(128))}"
                 report.document_id = document_id
                 self.sp_documents[document_id] = SpDocument(
@@ -293,7 +298,9 @@ class ReportStore:
     ) -> AdsReport:
         with self._lock:
             report_id = str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4))
-            pending, processing = self._delays(report_id)
+            pending, processing = self._delays(
+                str(uuid.UUID(int=self._delay_rng.getrandbits(128), version=4))
+            )
             report = AdsReport(
                 report_id=report_id,
                 region=region,

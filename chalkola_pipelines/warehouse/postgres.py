@@ -187,7 +187,11 @@ def _free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """True if nothing listens on 127.0.0.1:``port``. SO_REUSEADDR as PostgreSQL itself sets it: the old
+    server's connections in TIME_WAIT after a stop must not make its own port look taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        if os.name != "nt":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
