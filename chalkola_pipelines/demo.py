@@ -206,6 +206,7 @@ def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     demo_started = dt.datetime.now(dt.UTC)
     marketplaces = parse_marketplace_codes(args.marketplaces or os.environ.get("CHALKOLA_MARKETPLACES"))
+    _check_demo_window(marketplaces, args.days)
     print(
         f"chalkola demo: {len(marketplaces)} marketplaces × {args.days} days, simulator time scale {args.time_scale}"
     )
@@ -257,6 +258,30 @@ def run_demo(args: argparse.Namespace) -> int:
         f"\nDone in {time.monotonic() - started:.0f} s. Explore: `make ui` (Dagster UI), `chalkola db url` (psql / BI)."
     )
     return 0
+
+
+def _check_demo_window(marketplaces: Sequence[Marketplace], days: int) -> None:
+    """Before anything starts: the demo's days lie inside the partitions (no run is launched for nothing)."""
+    from chalkola_pipelines.config_errors import ConfigurationError, check_history_window
+    from chalkola_pipelines.defs.partitions import history_start_date
+
+    if days < 1:
+        raise ConfigurationError(f"--days {days}: load at least one day, e.g. --days 7.")
+    start = history_start_date()
+    for mkt in marketplaces:
+        check_history_window(last_complete_days(mkt, days)[0], start, f"--days {days} ({mkt.code})")
+
+
+def _check_deploy_settings() -> None:
+    """What `chalkola setup` can check before a run would trip on it: the marketplaces, the history start and,
+    against real Amazon, that every marketplace's region has credentials."""
+    from chalkola_pipelines.config_errors import check_amazon_settings
+    from chalkola_pipelines.defs.partitions import configured_marketplaces, history_start_date
+
+    marketplaces = configured_marketplaces()
+    history_start_date()
+    if not (os.environ.get("CHALKOLA_AMAZON_SIMULATOR") or "").strip():
+        check_amazon_settings(marketplaces)
 
 
 def _redacted(url: str) -> str:
@@ -343,7 +368,9 @@ def print_reports_requested(url: str, since: dt.datetime | None = None) -> None:
 
 
 def run_setup(args: argparse.Namespace) -> int:
-    """For deployments (docker-compose's one-shot service): DDL, and the pool rows parallel runs need."""
+    """For deployments (docker-compose's one-shot service): check the settings, DDL, and the pool rows parallel
+    runs need."""
+    _check_deploy_settings()
     env = prepare_environment()  # migrations + pool rows (+ the local instance config when not deployed)
     print(f"warehouse {_redacted(env['DATABASE_URL'])}: migrations applied")
     print(f"dagster instance {env['DAGSTER_HOME']}: pools amazon_sp_reports, amazon_ads_reporting, dbt ready")

@@ -52,11 +52,18 @@ def history_start_date(environ: Mapping[str, str] = os.environ, today: dt.date |
     if not value:
         return default_start_date(today)
     try:
-        return dt.date.fromisoformat(value)
+        start = dt.date.fromisoformat(value)
     except ValueError:
         raise PartitionConfigError(
             f"{START_DATE_ENV}={value!r} is not a date: use YYYY-MM-DD, e.g. 2024-11-01."
         ) from None
+    oldest = default_start_date(today)
+    if start < oldest:
+        raise PartitionConfigError(
+            f"{START_DATE_ENV}={value} is older than Amazon keeps reports ({HISTORY_MONTHS} months): use "
+            f"{oldest.isoformat()} or later, or unset it."
+        )
+    return start
 
 
 def daily_marketplace_partitions(
