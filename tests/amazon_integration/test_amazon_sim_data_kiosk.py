@@ -5,6 +5,7 @@ data; FATAL with the error document; expired URL; truncated document; schema dri
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -99,7 +100,10 @@ def test_trends_for_a_few_days_equal_the_single_day_reports_to_the_cent(simulato
         (theirs_day,) = [r for r in report.by_date if r["report_date"] == day]
         (ours_day,) = ours.by_date
         assert {k: ours_day[k] for k in theirs_day} == theirs_day
-        assert sum(r["ordered_product_sales"] for r in ours.by_asin) == theirs_day["ordered_product_sales"]
+        # Amazon's byDate sales are the byAsin sum, or up to 0.4 % lower on some days (as real reports are)
+        ours_sum = sum(r["ordered_product_sales"] for r in ours.by_asin)
+        assert ours_sum == sum(r["ordered_product_sales"] for r in report.by_asin)
+        assert 0 <= ours_sum - theirs_day["ordered_product_sales"] <= ours_sum * Decimal("0.004")
     assert compared >= len(days)
 
 

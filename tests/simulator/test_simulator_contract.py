@@ -249,7 +249,7 @@ def test_ads_errors_match_spec(sim, ads) -> None:
                     headers={**scope, **ADS_CT})  # fmt: skip
     assert too_long.status_code == 400 and "31 days" in too_long.json()["detail"]
     assert_ads_response("createAsyncReport", too_long)
-    too_old = call(ads, "POST", "/reporting/reports", json=ads_request(t - dt.timedelta(days=96), t - dt.timedelta(days=90)),
+    too_old = call(ads, "POST", "/reporting/reports", json=ads_request(t - dt.timedelta(days=100), t - dt.timedelta(days=97)),
                    headers={**scope, **ADS_CT})  # fmt: skip
     assert too_old.status_code == 400 and "95" in too_old.json()["detail"]
     assert_ads_response("createAsyncReport", too_old)
