@@ -2,8 +2,9 @@
 
 Read when the definitions load (documented, stable per deployment): ``CHALKOLA_MARKETPLACES``,
 ``CHALKOLA_START_DATE`` and which credential and Amazon endpoint variables are set (``CHALKOLA_AMAZON_SIMULATOR``,
-per-host overrides; their values are read by Dagster when a run starts, never here). Everything else (URLs,
-secrets) is resolved at run time.
+per-host overrides; their values are read by Dagster when a run starts, never here), and whether an alert channel
+is set (``SLACK_WEBHOOK_URL``, ``ALERT_SMTP_HOST`` + ``ALERT_SMTP_TO``). Everything else (URLs, secrets) is
+resolved at run time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from chalkola_pipelines.defs.ads import ads_profiles, build_ads_sp_advertised_product
+from chalkola_pipelines.defs.alert_sensor import alert_sensors
 from chalkola_pipelines.defs.dbt import build_dbt_assets, build_dbt_resource
 from chalkola_pipelines.defs.jobs import DBT_MARTS_JOB, JOB_OF_ASSET, build_jobs
 from chalkola_pipelines.defs.landing_retention import landing_retention_job, landing_retention_schedule
@@ -52,6 +54,7 @@ def build_definitions(environ: Mapping[str, str] = os.environ) -> dg.Definitions
             ),
             build_dbt_after_raw_loads_sensor(by_name[DBT_MARTS_JOB]),
             build_pool_slots_sensor(),
+            *alert_sensors(environ),
         ],
         resources={
             "amazon": build_amazon_resource(environ),
