@@ -37,6 +37,10 @@ lint: $(STAMP)
 ui: $(STAMP) $(MANIFEST)
 	$(BIN)/chalkola ui
 
+## make docs: the dbt docs of the marts as static HTML in .chalkola/dbt-docs (`chalkola docs`).
+docs: $(STAMP) $(MANIFEST)
+	$(BIN)/chalkola docs
+
 ## make stop: stop the embedded PostgreSQL server the demo / ui / tests started (`chalkola db stop`).
 stop: $(STAMP)
 	$(BIN)/chalkola db stop

@@ -1,11 +1,14 @@
-"""`chalkola db url|migrate|psql|stop` and `chalkola landing prune`: the warehouse from the command line."""
+"""`chalkola db url|migrate|psql|stop`, `chalkola export` and `chalkola landing prune`: the warehouse from the
+command line."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import shutil
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     stop.set_defaults(func=_stop)
 
+    export = subparsers.add_parser(
+        "export",
+        help="write one mart (schema marts) for a date range as CSV or Parquet, e.g. for Google Sheets",
+    )
+    export.add_argument("mart", help="e.g. fct_asin_daily, fct_ads_campaign_daily, dim_product")
+    export.add_argument("--from", dest="first", type=_date, help="first day, YYYY-MM-DD (daily marts)")
+    export.add_argument("--to", dest="last", type=_date, help="last day, YYYY-MM-DD, inclusive")
+    export.add_argument("--marketplace", help="one marketplace code, e.g. US")
+    export.add_argument("--format", dest="fmt", choices=("csv", "parquet"), default="csv")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default MART_FROM_TO[_MKT].FORMAT)")
+    export.set_defaults(func=_export)
+
     landing = subparsers.add_parser("landing", help="the landing store of archived report documents")
     landing_sub = landing.add_subparsers(dest="landing_command", required=True)
     prune = landing_sub.add_parser(
@@ -40,6 +55,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     prune.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     prune.set_defaults(func=_landing_prune)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    from chalkola_pipelines.warehouse.export import ExportRequest, export_mart
+    from chalkola_pipelines.warehouse.postgres import database_url
+
+    marketplace = args.marketplace.strip().upper() if args.marketplace else None
+    request = ExportRequest(args.mart, args.first, args.last, marketplace, args.fmt)
+    path, rows = export_mart(database_url(), request, args.output)
+    print(f"wrote {rows} rows of marts.{args.mart} to {path}")
+    return 0
 
 
 def _landing_prune(args: argparse.Namespace) -> int:

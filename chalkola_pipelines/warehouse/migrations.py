@@ -5,20 +5,23 @@ concurrent runs (several Dagster processes starting at once) serialise instead o
 migration leaves nothing half-applied. Nothing session-level is used, so this works through a
 transaction pooler (Supabase port 6543, PgBouncer in transaction mode).
 
-After the migrations, ``ensure_bi_role`` grants the read-only ``chalkola_bi`` role access to ``marts``
-(skipped with one log line when the connecting user may not create roles, e.g. on Supabase).
+After the migrations, ``ensure_bi_role`` grants the read-only ``chalkola_bi`` role access to ``marts`` and, when
+``CHALKOLA_BI_PASSWORD`` is set, lets it log in with that password (skipped with one log line when the connecting
+user may not create roles, e.g. on Supabase).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 
 from chalkola_pipelines.warehouse.postgres import guard_transaction
 
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK_KEY = 0x63686B6C6D6967  # "chklmig"
 BI_ROLE = "chalkola_bi"
 BI_SCHEMA = "marts"
+BI_PASSWORD_ENV = "CHALKOLA_BI_PASSWORD"
 
 _NAME_RE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -111,18 +115,19 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
                 (migration.name, migration.checksum),
             )
             applied_now.append(migration.name)
-        ensure_bi_role(conn)
+        ensure_bi_role(conn, os.environ.get(BI_PASSWORD_ENV) or None)
     if not applied_now:
         log.debug("warehouse schema up to date (%d migrations)", len(migrations))
     return applied_now
 
 
-def ensure_bi_role(conn: psycopg.Connection) -> bool:
-    """Create the NOLOGIN role ``chalkola_bi`` with read access to schema ``marts`` (now and future tables).
+def ensure_bi_role(conn: psycopg.Connection, password: str | None = None) -> bool:
+    """Create the role ``chalkola_bi`` with read access to schema ``marts`` (now and future tables), nothing else.
 
+    With ``password`` it may log in with it (sent as a SCRAM hash computed here, never as plain text in SQL);
+    without, its login state is left as it is (created NOLOGIN; ``GRANT chalkola_bi TO some_login`` also works).
     Idempotent. Returns False (and logs one line) when the current user lacks CREATEROLE or cannot grant,
-    as on managed services; the warehouse works without it. Let a BI user in with
-    ``GRANT chalkola_bi TO some_login`` or ``ALTER ROLE chalkola_bi LOGIN PASSWORD '…'``.
+    as on managed services; the warehouse works without it.
     """
     can_create = conn.execute(
         "select rolsuper or rolcreaterole from pg_roles where rolname = current_user"
@@ -146,6 +151,13 @@ def ensure_bi_role(conn: psycopg.Connection) -> bool:
             conn.execute(
                 f"alter default privileges in schema {BI_SCHEMA} grant select on tables to {BI_ROLE}"
             )
+            if password:
+                hashed = conn.pgconn.encrypt_password(password.encode(), BI_ROLE.encode(), b"scram-sha-256")
+                conn.execute(
+                    sql.SQL("alter role {} login password {}").format(
+                        sql.Identifier(BI_ROLE), sql.Literal(hashed.decode())
+                    )
+                )
     except pg_errors.InsufficientPrivilege as exc:
         log.info("skipping role %s grants: %s", BI_ROLE, str(exc).strip().splitlines()[0])
         return False
