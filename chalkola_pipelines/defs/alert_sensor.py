@@ -74,13 +74,13 @@ def run_failure_of(context: dg.RunFailureSensorContext) -> RunFailure:
 
 
 def build_run_failure_alert_sensor(
-    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds: int = 30
 ) -> dg.SensorDefinition:
     """The sensor; channels and their settings are read from the environment on every alert."""
 
     @dg.run_failure_sensor(
         name=SENSOR_NAME,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=minimum_interval_seconds,
         default_status=default_status,
         description="Posts one alert per failed run (not per automatic retry) to Slack and/or email.",
     )

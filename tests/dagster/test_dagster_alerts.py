@@ -1,6 +1,7 @@
 """run_failure_alert_sensor on a real Postgres-backed instance with run retries on: real Dagster runs fail (and
 succeed), the sensor's ticks post to a local HTTP receiver (the Slack webhook) and a local SMTP server (aiosmtpd)
-— one alert per failed run, none for success or for an attempt that will be retried, never a secret."""
+— one alert per failed run, none for success or for an attempt that will be retried, never a secret. The last test
+does it through a real dagster-daemon (run queue + sensor daemon) with runs launched as the UI does."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import datetime as dt
 import email
 import email.policy
 import json
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -263,3 +269,77 @@ def test_redact_hides_what_looks_like_a_secret() -> None:
     assert out.endswith("postgresql://u:***@h/db, *** abc")  # a 3-character value is not a secret
     assert "password=***" in out and "Authorization: ***" in out
     assert redact("Bearer eyJhbGciOiJIUzI1NiJ9", {}) == "Bearer ***"
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.mark.e2e
+def test_through_the_daemon_an_induced_failure_gives_exactly_one_alert(
+    pg_server_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    """dagster-daemon (run queue + sensor daemon) on a Postgres instance, runs launched as the UI does."""
+    config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+    for section in ("run_monitoring", "run_launcher"):
+        config.pop(section)
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
+    workspace = tmp_path / "workspace.yaml"
+    location = REPO / "tests" / "dagster" / "code" / "alerting_location.py"
+    workspace.write_text(yaml.safe_dump({"load_from": [{"python_file": str(location)}]}))
+    bin_dir = Path(sys.executable).parent
+    with scratch_database(pg_server_url, "dagster_alert_daemon", migrate=False) as url:
+        env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "DAGSTER_PG_URL": sqlalchemy_url(url),
+               "SLACK_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_address[1]}{HOOK_PATH}",
+               "SP_LWA_CLIENT_SECRET": LWA_SECRET, "CHALKOLA_UI_BASE_URL": "http://127.0.0.1:3999",
+               "DAGSTER_GRPC_TIMEOUT_SECONDS": "300"}  # a loaded CI machine: a slow start_run is no failure  # fmt: skip
+        with open(tmp_path / "daemon.log", "wb") as log:
+            daemon = subprocess.Popen(
+                [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)],
+                env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        try:
+            os.environ.update(DAGSTER_HOME=env["DAGSTER_HOME"], DAGSTER_PG_URL=env["DAGSTER_PG_URL"])
+            with dg.DagsterInstance.get() as instance:
+
+                def sensor_ticked() -> bool:
+                    states = [s for s in instance.all_instigator_state() if s.name == SENSOR_NAME]
+                    return any(
+                        instance.get_ticks(s.instigator_origin_id, s.selector_id, limit=1) for s in states
+                    )
+
+                # the first tick sets the sensor's cursor: failures before it are not this sensor's
+                _wait(sensor_ticked, 240, "the sensor's first tick (see daemon.log)")
+
+                def launch(job: str) -> dg.DagsterRun:
+                    subprocess.run(
+                        [str(bin_dir / "dagster"), "job", "launch", "-w", str(workspace), "-j", job],
+                        env=env, check=True, capture_output=True, timeout=180,
+                    )  # fmt: skip
+                    (run,) = instance.get_runs(dg.RunsFilter(job_name=job), limit=1)
+                    return _wait(
+                        lambda: (r := instance.get_run_by_id(run.run_id)).is_finished and r,
+                        240,
+                        f"{job} to end",
+                    )
+
+                assert launch("ok_job").status == dg.DagsterRunStatus.SUCCESS
+                failed = launch("failing_job")
+                assert failed.status == dg.DagsterRunStatus.FAILURE
+                _wait(lambda: receiver.posts, 120, "the alert at the local receiver")
+                time.sleep(8)  # several more sensor ticks: still one alert
+        finally:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(10)
+    assert len(receiver.posts) == 1, receiver.posts
+    text = receiver.posts[0]["json"]["text"]
+    assert text.startswith("chalkola: run failed: sp_orders\n")
+    assert "sp_orders: RuntimeError: Amazon refused the grant: client_secret=***" in text
+    assert f"Run in the Dagster UI: http://127.0.0.1:3999/runs/{failed.run_id}" in text
+    assert LWA_SECRET not in text
