@@ -74,7 +74,8 @@ def run_failure_of(context: dg.RunFailureSensorContext) -> RunFailure:
 
 
 def build_run_failure_alert_sensor(
-    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds: int = 30
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds: int = 30,
 ) -> dg.SensorDefinition:
     """The sensor; channels and their settings are read from the environment on every alert."""
 
