@@ -87,7 +87,11 @@ def warehouse(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         mp.setenv("DAGSTER_PG_URL", sqlalchemy_url(url))
         with dg.DagsterInstance.get():  # creates Dagster's run / event tables in this database
             pass
-        yield url
+        try:
+            yield url
+        finally:  # the role is the server's, not this database's: leave it as the migrations create it
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"alter role {BI_ROLE} nologin password null")
     shutil.rmtree(home / "storage", ignore_errors=True)
 
 
