@@ -113,17 +113,19 @@ def cycle_requests(marketplaces: Sequence[Any], now: dt.datetime) -> list[tuple[
     return out
 
 
-def request_days(request: Any) -> tuple[str, list[dt.date]]:
-    """The marketplace and local days a run request covers (range tags or one partition key)."""
+def request_days(request: Any, codes: Sequence[str]) -> dict[str, list[dt.date]]:
+    """Marketplace → local days a run request covers (one partition key, a range of one marketplace, or a
+    region run's days × the marketplaces from start to end in the partitions' order ``codes``)."""
     from chalkola_pipelines.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 
     if request.partition_key:
         day, code = str(request.partition_key).split("|")
-        return code, [dt.date.fromisoformat(day)]
-    first, code = request.tags[RANGE_START_TAG].split("|")[0], request.tags[RANGE_START_TAG].split("|")[1]
-    last = request.tags[RANGE_END_TAG].split("|")[0]
+        return {code: [dt.date.fromisoformat(day)]}
+    first, first_code = request.tags[RANGE_START_TAG].split("|")
+    last, last_code = request.tags[RANGE_END_TAG].split("|")
     a, b = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
-    return code, [a + dt.timedelta(days=i) for i in range((b - a).days + 1)]
+    days = [a + dt.timedelta(days=i) for i in range((b - a).days + 1)]
+    return {c: list(days) for c in codes[codes.index(first_code) : codes.index(last_code) + 1]}
 
 
 def execution_params(request: Any, job_name: str, schedule_name: str) -> dict[str, Any]:
@@ -430,13 +432,14 @@ def run_variant(
             phases = run_phases(instance, records)
             statuses = [r.dagster_run.status.value for r in records]
 
-            requested = {str(k) for _, r in requests for k in _keys(r)}
+            codes = [m.code for m in marketplaces]
+            requested = {str(k) for _, r in requests for k in _keys(r, codes)}
             materialized = set(instance.get_materialized_partitions(dg.AssetKey("sp_sales_traffic")))
             failed_partitions = sorted(requested - materialized)
             days_by_mkt: dict[str, list[dt.date]] = {}
             for _, r in requests:
-                code, days = request_days(r)
-                days_by_mkt.setdefault(code, []).extend(days)
+                for code, days in request_days(r, codes).items():
+                    days_by_mkt.setdefault(code, []).extend(days)
 
             stats = sim.state.request_stats
             snapshot = stats.snapshot()
@@ -547,9 +550,8 @@ def _communicate(proc: subprocess.Popen) -> tuple[bytes, bytes]:
     return chunks["out"], chunks["err"]
 
 
-def _keys(request: Any) -> list[str]:
-    code, days = request_days(request)
-    return [f"{d.isoformat()}|{code}" for d in days]
+def _keys(request: Any, codes: Sequence[str]) -> list[str]:
+    return [f"{d.isoformat()}|{code}" for code, days in request_days(request, codes).items() for d in days]
 
 
 class _suppress:
@@ -789,10 +791,10 @@ def main(argv: list[str] | None = None) -> int:
         "--tiny", action="store_true", help="US + CA, high time scales, small Trends document"
     )
     parser.add_argument("--marketplaces", default=None, help="comma-separated codes (default: the eleven)")
-    parser.add_argument("--dk-time-scale", type=float, default=None, help="Data Kiosk variant (default 10)")
     parser.add_argument(
-        "--reports-time-scale", type=float, default=None, help="reports variant (default 600)"
+        "--dk-time-scale", type=float, default=None, help="Data Kiosk variant (default 1: Amazon's own speed)"
     )
+    parser.add_argument("--reports-time-scale", type=float, default=None, help="reports variant (default 60)")
     parser.add_argument("--variants", default="data_kiosk,reports")
     parser.add_argument("--sequential", action="store_true", help="one variant after the other")
     parser.add_argument("--trends-days", type=int, default=None, help="days of the Trends document (30)")
@@ -802,9 +804,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=None, help="server for the throwaway databases")
     args = parser.parse_args(argv)
     if args.dk_time_scale is None:
-        args.dk_time_scale = 600.0 if args.tiny else 10.0
+        args.dk_time_scale = 600.0 if args.tiny else 1.0
     if args.reports_time_scale is None:
-        args.reports_time_scale = 3600.0 if args.tiny else 600.0
+        args.reports_time_scale = 3600.0 if args.tiny else 60.0
     if args.trends_days is None:
         args.trends_days = 2 if args.tiny else 30
     if args.trends_scale is None:

@@ -283,3 +283,23 @@ def order_units_match_sales_traffic(
             "note": "only days whose S&T report is loaded are compared",
         },
     )
+
+
+def merge_check_results(results: Sequence[tuple[str, dg.AssetCheckResult]]) -> dg.AssetCheckResult:
+    """One result per check and run (Dagster accepts each check once per step) for a region run's
+    marketplaces: passed if all passed, the failed ones' severity, metadata keyed by marketplace code."""
+    if len(results) == 1:
+        return results[0][1]
+    first = results[0][1]
+    failed = [(code, r) for code, r in results if not r.passed]
+    metadata: dict[str, object] = {"marketplaces": ", ".join(code for code, _ in results)}
+    for code, result in results:
+        metadata.update({f"{code}: {key}": value for key, value in (result.metadata or {}).items()})
+    return dg.AssetCheckResult(
+        asset_key=first.asset_key,
+        check_name=first.check_name,
+        passed=not failed,
+        severity=failed[0][1].severity if failed else first.severity,
+        metadata=metadata,
+        description=" | ".join(f"{code}: {r.description}" for code, r in failed if r.description) or None,
+    )

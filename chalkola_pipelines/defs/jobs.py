@@ -17,7 +17,7 @@ fills every day in it. Every run request carries ``amazon/region`` so that run-q
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
@@ -73,6 +73,9 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
             selection=dg.AssetSelection.assets(name),
             description=f"Load raw_amazon for `{name}` (one marketplace per run; single day or range).",
             tags={API_TAG: API_OF_ASSET[name]},
+            # one step per run: running it in the run worker saves a second process that imports dagster,
+            # dbt and the definitions again (~10 s of a run's start-up on a busy 2-core machine)
+            executor_def=dg.in_process_executor,
         )
         for name in (SP_SALES_TRAFFIC, SP_ORDERS, ADS_SP_ADVERTISED_PRODUCT)
     }
@@ -154,6 +157,37 @@ def marketplace_run_request(
         )
     return dg.RunRequest(
         run_key=run_key, job_name=job_name, tags={**range_tags(mkt, first, last), **all_tags}
+    )
+
+
+def region_run_request(
+    marketplaces: Sequence[Marketplace],
+    first: dt.date,
+    last: dt.date,
+    *,
+    job_name: str | None = None,
+    run_key: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> dg.RunRequest:
+    """One run for local days ``first..last`` of several marketplaces of one region.
+
+    ``marketplaces`` must be consecutive in the partitions' marketplace order (the configured order): the run's
+    partitions are Dagster's range from (first, marketplaces[0]) to (last, marketplaces[-1]), which is every
+    day × every marketplace in between. Only for assets that load a region's marketplaces together
+    (``sp_sales_traffic``: one set of Data Kiosk queries serves them all).
+    """
+    if len(marketplaces) == 1:
+        return marketplace_run_request(
+            marketplaces[0], first, last, job_name=job_name, run_key=run_key, tags=tags
+        )
+    regions = {m.region for m in marketplaces}
+    if len(regions) != 1 or last < first:
+        raise ValueError(f"a region run needs one region and first <= last: {marketplaces}, {first}..{last}")
+    all_tags = {REGION_TAG: marketplaces[0].region, **(tags or {})}
+    return dg.RunRequest(
+        run_key=run_key,
+        job_name=job_name,
+        tags={**range_tags(marketplaces[0], first, last, marketplaces[-1]), **all_tags},
     )
 
 

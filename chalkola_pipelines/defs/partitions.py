@@ -152,6 +152,33 @@ def marketplace_days_from_keys(partition_keys: Sequence[str]) -> MarketplaceDays
     return MarketplaceDays(get_marketplace(codes.pop()), ordered)
 
 
+def marketplace_groups_from_keys(partition_keys: Sequence[str]) -> list[MarketplaceDays]:
+    """Decode the partition keys of a run into one ``MarketplaceDays`` per marketplace (keys' order).
+
+    A region run (``region_range_tags``: consecutive days × consecutive marketplaces of one region) covers
+    several marketplaces; a run spanning two regions fails clearly (each region has its own endpoint and quota).
+    """
+    if not partition_keys:
+        raise PartitionConfigError("the run has no partition keys")
+    days: dict[str, set[dt.date]] = {}
+    for key in partition_keys:
+        dims = _dims(key)
+        days.setdefault(dims[MARKETPLACE_DIM], set()).add(dt.date.fromisoformat(dims[DATE_DIM]))
+    groups = [MarketplaceDays(get_marketplace(code), tuple(sorted(d))) for code, d in days.items()]
+    regions = {g.marketplace.region for g in groups}
+    if len(regions) != 1:
+        raise PartitionConfigError(
+            f"a run must stay in one Amazon region, this one covers {sorted(days)} ({', '.join(sorted(regions))}): "
+            "launch one range per marketplace or per region"
+        )
+    return groups
+
+
+def run_marketplace_groups(context: dg.AssetExecutionContext) -> list[MarketplaceDays]:
+    """The marketplaces and days of the current run (one entry unless it is a region run)."""
+    return marketplace_groups_from_keys(list(context.partition_keys))
+
+
 def _dims(key: str | dg.MultiPartitionKey) -> dict[str, str]:
     if isinstance(key, dg.MultiPartitionKey):
         return dict(key.keys_by_dimension)
@@ -166,9 +193,16 @@ def run_marketplace_days(context: dg.AssetExecutionContext) -> MarketplaceDays:
     return marketplace_days_from_keys(list(context.partition_keys))
 
 
-def range_tags(marketplace: Marketplace | str, first: dt.date, last: dt.date) -> dict[str, str]:
-    """Tags that make a run cover partitions first..last of one marketplace (a Dagster range run)."""
+def range_tags(
+    marketplace: Marketplace | str,
+    first: dt.date,
+    last: dt.date,
+    last_marketplace: Marketplace | str | None = None,
+) -> dict[str, str]:
+    """Tags that make a run cover partitions first..last of one marketplace (a Dagster range run), or of
+    every marketplace from ``marketplace`` to ``last_marketplace`` in the partitions' order (a region run:
+    Dagster's multi-partition range is the product of the two dimensions' ranges)."""
     return {
         RANGE_START_TAG: str(partition_key(first, marketplace)),
-        RANGE_END_TAG: str(partition_key(last, marketplace)),
+        RANGE_END_TAG: str(partition_key(last, last_marketplace or marketplace)),
     }

@@ -105,7 +105,7 @@ class AmazonApiResource(dg.ConfigurableResource):
         default=1.0, description="First getReport polling interval (grows ×1.5 up to 60 s)"
     )
     data_kiosk_poll_seconds: float = Field(
-        default=10.0, description="First getQuery polling interval (grows ×1.5 up to 120 s)"
+        default=10.0, description="First getQuery polling interval (grows ×1.5 up to 15 s)"
     )
     sales_traffic_source: str = Field(
         default="auto",

@@ -29,12 +29,13 @@ from chalkola_pipelines.amazon.errors import DataKioskAccessDeniedError
 from chalkola_pipelines.amazon.sp_reports import ReportSpec
 from chalkola_pipelines.defs.checks import (
     SALES_TRAFFIC_CHECK_SPECS,
+    merge_check_results,
     sales_traffic_rows_match,
     sales_traffic_totals_match,
 )
 from chalkola_pipelines.defs.empty_day_checks import empty_days_plausible
 from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_SALES_TRAFFIC
-from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
+from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_groups
 from chalkola_pipelines.defs.report_workflow import (
     SP_SOURCE,
     LazyClient,
@@ -93,53 +94,70 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
     def sp_sales_traffic(
         context: AssetExecutionContext, amazon: AmazonApiResource, warehouse: WarehouseResource
     ):
-        md = run_marketplace_days(context)
-        mkt = md.marketplace
-        amazon.sp_credentials(mkt)  # fail fast, with the missing variable named, before any work
-        today = local_today(mkt)
+        groups = run_marketplace_groups(context)  # one marketplace, or a region run's marketplaces
+        for md in groups:
+            amazon.sp_credentials(
+                md.marketplace
+            )  # fail fast, with the missing variable named, before any work
         source = amazon.sales_traffic_source_setting()
         unknown_fields: Counter[str] = Counter()
-        summary = RunSummary()
+        summaries: list[tuple[MarketplaceDays, RunSummary]] = []
         limiter = warehouse.rate_limiter()
         with contextlib.closing(limiter), warehouse.connect() as conn:
-            use_kiosk = source != "reports" and not _kiosk_denied_recently(context, conn, mkt, source)
-            if use_kiosk:
-                try:
-                    with LazyClient(lambda: amazon.data_kiosk_client(mkt, limiter)) as client:
-                        yield from load_from_data_kiosk(
-                            context, md=md, client=client, warehouse=warehouse, conn=conn, today=today,
-                            summary=summary, unknown_fields=unknown_fields,
-                        )  # fmt: skip
-                    forget_access_denied(conn, DK_SOURCE, mkt.region)
-                except dg.Failure as failure:
-                    denied = failure.__cause__
-                    if not isinstance(denied, DataKioskAccessDeniedError):
-                        raise
-                    _kiosk_refused(context, conn, mkt, source, denied)
-                    use_kiosk = False
-            if not use_kiosk:
-                yield from _load_reports(
-                    context, md, amazon, warehouse, conn, limiter, today, summary, unknown_fields
-                )
-            yield sales_traffic_rows_match(
-                conn,
-                mkt,
-                {d: n for d, (n, _) in summary.expected.items()},
-                {d: n for d, (_, n) in summary.expected.items()},
+            use_kiosk = source != "reports" and not _kiosk_denied_recently(
+                context, conn, groups[0].marketplace, source
             )
-            yield sales_traffic_totals_match(conn, mkt, summary.loaded)
-            yield empty_days_plausible(
-                asset=SP_SALES_TRAFFIC, conn=conn, marketplace=mkt, empty=summary.empty,
-                rows_per_day=sales_traffic_by_asin_rows_per_day, today=today,
-            )  # fmt: skip
+            for md in groups:
+                mkt, summary = md.marketplace, RunSummary()
+                today = local_today(mkt)
+                if use_kiosk:
+                    try:
+                        with LazyClient(lambda mkt=mkt: amazon.data_kiosk_client(mkt, limiter)) as client:
+                            yield from load_from_data_kiosk(
+                                context, md=md, client=client, warehouse=warehouse, conn=conn, today=today,
+                                summary=summary, unknown_fields=unknown_fields,
+                            )  # fmt: skip
+                        forget_access_denied(conn, DK_SOURCE, mkt.region)
+                    except dg.Failure as failure:
+                        denied = failure.__cause__
+                        if not isinstance(denied, DataKioskAccessDeniedError):
+                            raise
+                        _kiosk_refused(context, conn, mkt, source, denied)
+                        use_kiosk, summary = False, RunSummary()
+                if not use_kiosk:
+                    yield from _load_reports(
+                        context, md, amazon, warehouse, conn, limiter, today, summary, unknown_fields
+                    )
+                summaries.append((md, summary))
+            yield from _checks(conn, summaries)
         if unknown_fields:
+            codes = ", ".join(md.marketplace.code for md in groups)
             context.log.warning(
-                f"schema drift in sales & traffic for {mkt.code}: fields not in the official schema were ignored: "
+                f"schema drift in sales & traffic for {codes}: fields not in the official schema were ignored: "
                 + ", ".join(sorted(unknown_fields))
             )
-        summary.raise_if_failed("sales & traffic days", md)
+        for md, summary in summaries:
+            summary.raise_if_failed("sales & traffic days", md)
 
     return sp_sales_traffic
+
+
+def _checks(conn: Any, summaries: list[tuple[MarketplaceDays, RunSummary]]) -> Iterator[dg.AssetCheckResult]:
+    """The asset's three checks for every marketplace of the run, one result per check."""
+    rows, totals, empty = [], [], []
+    for md, summary in summaries:
+        mkt = md.marketplace
+        expected = summary.expected
+        rows.append((mkt.code, sales_traffic_rows_match(
+            conn, mkt, {d: n for d, (n, _) in expected.items()}, {d: n for d, (_, n) in expected.items()}
+        )))  # fmt: skip
+        totals.append((mkt.code, sales_traffic_totals_match(conn, mkt, summary.loaded)))
+        empty.append((mkt.code, empty_days_plausible(
+            asset=SP_SALES_TRAFFIC, conn=conn, marketplace=mkt, empty=summary.empty,
+            rows_per_day=sales_traffic_by_asin_rows_per_day, today=local_today(mkt),
+        )))  # fmt: skip
+    for results in (rows, totals, empty):
+        yield merge_check_results(results)
 
 
 def _load_reports(

@@ -1,9 +1,11 @@
-"""Nightly, lag-aware schedules: one range run per marketplace and source.
+"""Nightly, lag-aware schedules: one range run per marketplace and source (sales & traffic: per region).
 
 D is the marketplace's local calendar day when the tick fires. Each source has its own trailing window:
 
 - sales & traffic: D-5..D-2 (D-2 is complete ~34 h after it ends; D-3..D-5 are refreshed because Amazon
-  restates ~72 h) — four single-day reports in one run;
+  restates ~72 h) — ONE run for all due marketplaces of a region (a region run: its few Data Kiosk queries
+  serve every marketplace, so per-marketplace runs would only add Dagster's per-run cost), or four
+  single-day reports per marketplace on the report path;
 - orders: D-7..D-1 (statuses change after purchase) — ONE order report for the 7 days;
 - ads: D-42..D-1 (attribution keeps changing for ~14 days, conversions restated up to 28 days) — two Ads
   reports (31 + 11 days) in one run;
@@ -13,7 +15,7 @@ Marketplaces span UTC-8..UTC+10, so a single UTC hour cannot be "mid-morning" fo
 ticks three times a day, 8 hours apart (02:00, 10:00, 18:00 UTC + a per-source minute), and a tick requests
 only the marketplaces whose local time is in ``[10:00, 18:00)``: every marketplace is served exactly once per
 local day, at a local hour where D-2 ended ≥ 34 h ago (and Amazon's quota of the region is used by that
-region's marketplaces only). ``run_key = source:marketplace:D`` makes a DST-shifted double tick a no-op.
+region's marketplaces only). ``run_key = source:marketplace(s):D`` makes a DST-shifted double tick a no-op.
 
 marts: ``dbt build`` is triggered by ``sensors.dbt_after_raw_loads_sensor`` (after loads settle), not here.
 """
@@ -33,7 +35,7 @@ from chalkola_pipelines.defs.jobs import (
     LAUNCHED_BY_TAG,
     SP_ORDERS,
     SP_SALES_TRAFFIC,
-    marketplace_run_request,
+    region_run_request,
 )
 from chalkola_pipelines.defs.partitions import date_bounds
 from chalkola_pipelines.marketplaces import Marketplace
@@ -51,6 +53,7 @@ class NightlyWindow:
     first_days_back: int
     last_days_back: int
     minute: int  # ticks of different sources are staggered by a few minutes
+    per_region: bool = False  # one run for the region's due marketplaces (the asset loads them together)
 
     @property
     def job_name(self) -> str:
@@ -71,7 +74,9 @@ class NightlyWindow:
         )
 
 
-SALES_TRAFFIC_WINDOW = NightlyWindow(SP_SALES_TRAFFIC, first_days_back=5, last_days_back=2, minute=0)
+SALES_TRAFFIC_WINDOW = NightlyWindow(
+    SP_SALES_TRAFFIC, first_days_back=5, last_days_back=2, minute=0, per_region=True
+)
 ORDERS_WINDOW = NightlyWindow(SP_ORDERS, first_days_back=7, last_days_back=1, minute=10)
 ADS_WINDOW = NightlyWindow(ADS_SP_ADVERTISED_PRODUCT, first_days_back=42, last_days_back=1, minute=20)
 NIGHTLY_WINDOWS = (SALES_TRAFFIC_WINDOW, ORDERS_WINDOW, ADS_WINDOW)
@@ -92,23 +97,40 @@ def nightly_run_requests(
     earliest: dt.date,
     latest: dt.date,
 ) -> Iterator[dg.RunRequest]:
-    """The run requests of one tick: one range run per due marketplace, clipped to the partition set
-    [earliest, latest]. ``tick`` must be timezone-aware."""
+    """The run requests of one tick, clipped to the partition set [earliest, latest]: one range run per due
+    marketplace, or for a ``per_region`` window one run per block of due marketplaces of a region that are
+    consecutive in ``marketplaces`` (the partitions' order) and share the window. ``tick`` must be aware."""
     if tick.tzinfo is None:
         raise ValueError("tick must be timezone-aware")
+    blocks: list[tuple[list[Marketplace], dt.date, dt.date, dt.date]] = []
+    previous_due = False
     for mkt in marketplaces:
-        if not is_due(mkt, tick):
-            continue
+        due = is_due(mkt, tick)
         local_today = tick.astimezone(mkt.tz).date()
         first, last = window.days(local_today)
         first, last = max(first, earliest), min(last, latest)
-        if first > last:
+        if not due or first > last:
+            previous_due = False
             continue
-        yield marketplace_run_request(
-            mkt,
+        block = blocks[-1] if blocks else None
+        if (
+            window.per_region
+            and previous_due
+            and block is not None
+            and block[0][-1].region == mkt.region
+            and block[1:] == (first, last, local_today)
+        ):
+            block[0].append(mkt)
+        else:
+            blocks.append(([mkt], first, last, local_today))
+        previous_due = True
+    for block_marketplaces, first, last, local_today in blocks:
+        codes = "+".join(m.code for m in block_marketplaces)
+        yield region_run_request(
+            block_marketplaces,
             first,
             last,
-            run_key=f"{window.asset}:{mkt.code}:{local_today.isoformat()}",
+            run_key=f"{window.asset}:{codes}:{local_today.isoformat()}",
             tags={LAUNCHED_BY_TAG: window.schedule_name},
         )
 

@@ -46,6 +46,11 @@ class SimulatedClock:
         with self._lock:
             self._offset += simulated_seconds
 
+    def advanced_seconds(self) -> float:
+        """Simulated seconds added by :meth:`advance` so far."""
+        with self._lock:
+            return self._offset
+
     def to_real_seconds(self, simulated_seconds: float) -> float:
         """How long ``simulated_seconds`` last in real time."""
         return simulated_seconds / self.time_scale

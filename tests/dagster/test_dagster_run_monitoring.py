@@ -80,7 +80,7 @@ def daemon_home(pg_server_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, 
     config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
     config["run_monitoring"].update(poll_interval_seconds=1, free_slots_after_run_end_seconds=1)
     config["run_launcher"]["config"]["worker_unreachable_grace_seconds"] = GRACE_SECONDS
-    config["run_queue"]["user_code_failure_retry_delay"] = 1
+    config["run_coordinator"]["config"]["user_code_failure_retry_delay"] = 1
     config["concurrency"]["pools"]["default_limit"] = 1  # one dead holder blocks the pool
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
     port = _free_port()

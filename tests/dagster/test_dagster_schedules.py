@@ -111,14 +111,49 @@ def test_schedule_tick_fans_out_per_region(hour: int, expected: set[str]) -> Non
         )
         data = schedule.evaluate_tick(ctx)
     requests = data.run_requests or []
-    codes = {r.tags["dagster/asset_partition_range_start"].split("|")[1] for r in requests}
-    assert codes == expected
-    assert len({r.run_key for r in requests}) == len(requests)
-    for r in requests:
-        assert (
-            r.tags["amazon/region"]
-            == get_marketplace(r.tags["dagster/asset_partition_range_start"][11:]).region
+    # sales & traffic: ONE region run for the due marketplaces (Dagster's range = days × marketplaces)
+    (request,) = requests
+    keys = parts.get_partition_keys_in_range(
+        dg.PartitionKeyRange(
+            request.tags["dagster/asset_partition_range_start"],
+            request.tags["dagster/asset_partition_range_end"],
         )
+    )
+    codes = {k.keys_by_dimension["marketplace"] for k in keys}
+    assert codes == expected
+    assert len(keys) == 4 * len(expected)  # D-5..D-2 of each
+    assert {get_marketplace(c).region for c in codes} == {request.tags["amazon/region"]}
+
+
+def test_region_runs_only_join_consecutive_due_marketplaces_with_the_same_window() -> None:
+    codes = ["US", "UK", "CA", "MX", "JP"]  # NA split by UK in the partitions' order
+    tick = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.UTC)
+    requests = list(
+        nightly_run_requests(
+            SALES_TRAFFIC_WINDOW, [get_marketplace(c) for c in codes], tick, earliest=START,
+            latest=dt.date(2026, 11, 23),
+        )
+    )  # fmt: skip
+    ranges = [
+        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+        for r in requests
+    ]
+    assert ranges == [("2026-11-18|US", "2026-11-21|US"), ("2026-11-18|CA", "2026-11-21|MX")]
+    assert [r.run_key for r in requests] == [
+        "sp_sales_traffic:US:2026-11-23",
+        "sp_sales_traffic:CA+MX:2026-11-23",
+    ]
+    # orders stay one run per marketplace
+    orders = list(
+        nightly_run_requests(
+            ORDERS_WINDOW,
+            [get_marketplace(c) for c in codes],
+            tick,
+            earliest=START,
+            latest=dt.date(2026, 11, 23),
+        )
+    )
+    assert len(orders) == 3
 
 
 def test_schedule_skips_when_no_marketplace_is_due() -> None:

@@ -1,6 +1,6 @@
 """Sales & traffic through Data Kiosk, end to end through Dagster (simulator over HTTP, real Postgres).
 
-US and CA (one region, one set of queries) and JP (another region) are loaded by ``sp_sales_traffic_job`` with
+US and CA (one region run, one set of queries) and JP (another region) are loaded by ``sp_sales_traffic_job`` with
 the default source (auto = Data Kiosk): the raw rows equal the simulator's ground truth to the cent, the
 second marketplace of a region re-uses the first one's queries, and reloading a day through the report path
 gives the same rows. Then the app loses the Brand Analytics role: the run falls back to reports once, with
@@ -42,13 +42,19 @@ class Kiosk:
             return build_definitions()
 
     def run(self, defs: dg.Definitions, instance, code: str, first: dt.date, last: dt.date, **env: str):
-        from chalkola_pipelines.defs.jobs import run_tags_for
+        """One run of ``code`` (``"US+CA"``: a region run over both marketplaces, as the nightly schedule
+        launches them)."""
+        from chalkola_pipelines.defs.jobs import REGION_TAG
+        from chalkola_pipelines.defs.partitions import range_tags
+        from chalkola_pipelines.marketplaces import get_marketplace
 
+        codes = code.split("+")
+        tags = {**range_tags(codes[0], first, last, codes[-1]), REGION_TAG: get_marketplace(codes[0]).region}
         with pytest.MonkeyPatch.context() as mp:
             for key, value in {**self.env, **env}.items():
                 mp.setenv(key, value)
             return defs.resolve_job_def("sp_sales_traffic_job").execute_in_process(
-                instance=instance, tags=run_tags_for(code, first, last), raise_on_error=False
+                instance=instance, tags=tags, raise_on_error=False
             )
 
     def query(self, sql: str, params: object = None) -> list[tuple]:
@@ -84,9 +90,15 @@ def loaded(kiosk: Kiosk) -> Iterator[tuple[Kiosk, dg.Definitions, dg.DagsterInst
     defs = kiosk.defs()
     with dg.instance_for_test() as instance:
         first, last = _days()
-        for code in MARKETPLACES:
+        for code in ("US+CA", "JP"):  # a region run (NA) and a one-marketplace run (FE)
             result = kiosk.run(defs, instance, code, first, last)
             assert result.success, f"sp_sales_traffic {code} failed"
+            if code == "US+CA":
+                keys = {m.partition for m in result.asset_materializations_for_node("sp_sales_traffic")}
+                assert keys == {f"{d}|{c}" for d in _days_range() for c in ("US", "CA")}
+                checks = result.get_asset_check_evaluations()
+                assert len(checks) == 3 and all(c.passed for c in checks)
+                assert all(c.metadata["marketplaces"].text == "US, CA" for c in checks)
         yield kiosk, defs, instance
 
 
