@@ -10,7 +10,9 @@ rest ``Decimal`` from the literal text (never a float), ids are ``int`` (a strin
 ``"144158449488730278"`` is converted exactly), money and ratios are ``Decimal``.
 
 Unknown keys (columns Amazon added, or another report type's columns) are not fatal: they are counted in
-:attr:`SpAdvertisedProductRows.unknown_keys` so the caller can log or surface schema drift.
+:attr:`SpAdvertisedProductRows.unknown_keys` so the caller can log or surface schema drift. A row without a
+value for a column the marts need (``ADS_REQUIRED_COLUMNS``) fails the document (``AdsMissingFieldError``
+naming the column, the row and the document), in the fast path too: the loader then writes nothing.
 
 The loader reads the same iterator through :meth:`SpAdvertisedProductRows.literal_batches` (tuples, numbers
 kept as their literal text, no dict and no Decimal per row) when it is handed the iterator itself.
@@ -32,8 +34,8 @@ import msgspec
 from msgspec.structs import astuple
 
 from chalkola_pipelines.amazon.documents import document_name
-from chalkola_pipelines.amazon.errors import AdsReportFormatError
-from chalkola_pipelines.amazon.report_columns import SP_ADVERTISED_PRODUCT_COLUMNS
+from chalkola_pipelines.amazon.errors import AdsMissingFieldError, AdsReportFormatError
+from chalkola_pipelines.amazon.report_columns import ADS_REQUIRED_COLUMNS, SP_ADVERTISED_PRODUCT_COLUMNS
 
 CHUNK_SIZE = 1 << 20
 _DIGITS = re.compile(r"\d+")
@@ -146,6 +148,42 @@ _DECIMAL_INDEXES = tuple(i for i, c in enumerate(SP_ADVERTISED_PRODUCT_COLUMNS) 
 _DECIMAL_VALUES = operator.attrgetter(*_DECIMAL_NAMES)
 _DECIMAL_OK = frozenset({Decimal, msgspec.Raw, int, type(None)})
 _DATE_VALUE = operator.attrgetter("date")
+_COLUMN_OF = {c.name: c.column for c in SP_ADVERTISED_PRODUCT_COLUMNS}
+
+
+class _Required:
+    """The required columns (``ADS_REQUIRED_COLUMNS``, ``date`` only for DAILY reports), checked per batch
+    of fast-path structs in C (a tuple of Nones found by ``in``) and per row in the row-by-row path."""
+
+    def __init__(self, require_date: bool, require_columns: bool) -> None:
+        groups = ADS_REQUIRED_COLUMNS if require_columns else (("date",),)
+        self.groups = tuple(g for g in groups if require_date or g != ("date",))
+        self.singles = tuple(g[0] for g in self.groups if len(g) == 1)
+        self.single_values: Callable[[Any], tuple[Any, ...]] | None = None
+        if len(self.singles) == 1:
+            self.single_values = lambda struct, name=self.singles[0]: (getattr(struct, name),)
+        elif self.singles:
+            self.single_values = operator.attrgetter(*self.singles)
+        self.alternatives = tuple(g for g in self.groups if len(g) > 1)
+        self.row_groups = tuple(tuple(_COLUMN_OF[name] for name in g) for g in self.groups)
+
+    def batch_ok(self, structs: list[Any]) -> bool:
+        if self.single_values is not None and None in chain.from_iterable(map(self.single_values, structs)):
+            return False
+        for group in self.alternatives:
+            if (None,) * len(group) in map(operator.attrgetter(*group), structs):  # every name is null
+                return False
+        return True
+
+    def missing(self, row: dict[str, Any]) -> str | None:
+        """The first required column (or group, "cost or spend") without a value in ``row``."""
+        for names, columns in zip(self.groups, self.row_groups, strict=True):
+            if all(row[c] is None for c in columns):
+                return " or ".join(names)
+        return None
+
+
+_REQUIRED = {(d, c): _Required(d, c) for d in (True, False) for c in (True, False)}
 _NEXT_TOKEN = re.compile(rb"[ \t\r\n]*.", re.S)  # whitespace, then the next character
 _MAX_CUT_FAILURES = 4
 
@@ -209,11 +247,19 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
     as text (what a loader uses).
     """
 
-    def __init__(self, stream: BinaryIO, *, require_date: bool = True, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        require_date: bool = True,
+        require_columns: bool = True,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
         self.rows = 0
         self.unknown_keys: Counter[str] = Counter()
         self._source = document_name(stream)
         self._require_date = require_date
+        self._required = _REQUIRED[(require_date, require_columns)]
         self.rows_per_day: Counter[date | None] = Counter()
         self._batches = self._counted(self._generate(stream, chunk_size))
         self._pending: Iterator[tuple[Any, ...]] = iter(())
@@ -276,6 +322,16 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         return AdsReportFormatError(
             f"Ads spAdvertisedProduct report document{where}: {message}. Keep the archived document for "
             "investigation; re-running the partition requests and downloads a new report."
+        )
+
+    def _missing(self, column: str, message: str) -> AdsMissingFieldError:
+        where = f" {self._source}" if self._source else ""
+        return AdsMissingFieldError(
+            f"Ads spAdvertisedProduct report document{where}: {message} (rows count from 0; required columns: "
+            "amazon.report_columns.ADS_REQUIRED_COLUMNS), so no row of this document is loaded",
+            field=column,
+            row=f"row {self.rows}",
+            document=self._source,
         )
 
     # -- reading -------------------------------------------------------------------------------------
@@ -355,8 +411,8 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         kinds = set(map(type, chain.from_iterable(map(_DECIMAL_VALUES, structs))))
         if not kinds <= _DECIMAL_OK:
             return None  # text, bool, object...: the row-by-row path names the row and column
-        if self._require_date and None in map(_DATE_VALUE, structs):
-            return None
+        if not self._required.batch_ok(structs):
+            return None  # the row-by-row path names the row and the column
         self.rows += len(structs)
         return _Batch(structs=structs, int_decimals=int in kinds or msgspec.Raw in kinds)
 
@@ -395,22 +451,27 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
             except ValueError as exc:
                 raise self._fail(f"row {self.rows}, column {key}: {exc}") from None
         if self._require_date and out["report_date"] is None:
-            raise self._fail(
-                f"row {self.rows} has no date (a DAILY spAdvertisedProduct report carries one per row)"
+            raise self._missing(
+                "date",
+                f"row {self.rows} has no date (a DAILY spAdvertisedProduct report carries one per row)",
             )
+        missing = self._required.missing(out)
+        if missing is not None:
+            raise self._missing(missing, f"row {self.rows} has no {missing}, which the marts need")
         self.rows += 1
         return out
 
 
 def iter_sp_advertised_product_rows(
-    stream: BinaryIO, *, require_date: bool = True
+    stream: BinaryIO, *, require_date: bool = True, require_columns: bool = True
 ) -> SpAdvertisedProductRows:
     """Stream the rows of an spAdvertisedProduct document (decompressed, see :func:`open_document`).
 
     Each row has every ``SP_ADVERTISED_PRODUCT_COLUMNS`` column (missing → None; ``date`` becomes
     ``report_date``). The returned iterator's ``unknown_keys`` counts keys that are not report columns.
     Raises :class:`AdsReportFormatError` for truncated/invalid JSON, a top level that is not an array, a
-    value of the wrong type (e.g. an id that is not an integer) or, with ``require_date`` (DAILY reports),
-    a row without ``date``.
+    value of the wrong type (e.g. an id that is not an integer); :class:`AdsMissingFieldError` (a subclass)
+    for a row without ``date`` (``require_date``: DAILY reports) or, with ``require_columns``, without a
+    value of an ``ADS_REQUIRED_COLUMNS`` column (off only for documents that are not v3 reports of the marts).
     """
-    return SpAdvertisedProductRows(stream, require_date=require_date)
+    return SpAdvertisedProductRows(stream, require_date=require_date, require_columns=require_columns)
