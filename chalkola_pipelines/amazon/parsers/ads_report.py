@@ -327,8 +327,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
     def _missing(self, column: str, message: str) -> AdsMissingFieldError:
         where = f" {self._source}" if self._source else ""
         return AdsMissingFieldError(
-            f"Ads spAdvertisedProduct report document{where}: {message} (rows count from 0; required columns: "
-            "amazon.report_columns.ADS_REQUIRED_COLUMNS), so no row of this document is loaded",
+            f"Ads spAdvertisedProduct report document{where}: {message}; no row of this document is loaded.",
             field=column,
             row=f"row {self.rows}",
             document=self._source,
@@ -457,7 +456,11 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
             )
         missing = self._required.missing(out)
         if missing is not None:
-            raise self._missing(missing, f"row {self.rows} has no {missing}, which the marts need")
+            raise self._missing(
+                missing,
+                f"row {self.rows} (counting from 0) has no {missing}, a column the marts need "
+                "(amazon.report_columns.ADS_REQUIRED_COLUMNS)",
+            )
         self.rows += 1
         return out
 

@@ -207,8 +207,8 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
         where = f" {self.source}" if self.source else ""
         return SalesTrafficMissingFieldError(
             f"Data Kiosk {_ROOTS[self.kind]} document{where} line {line}: required field {field} is missing "
-            "(non-null in the official schema analytics_salesAndTraffic_2024_04_24), so no record of this "
-            "document is loaded",
+            "(non-null in the official schema analytics_salesAndTraffic_2024_04_24); no record of this "
+            "document is loaded.",
             field=field,
             row=f"line {line}",
             document=self.source,

@@ -38,10 +38,10 @@ if TYPE_CHECKING:  # imported when first used: ~80 MB that other importers of th
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_HEADERS = ORDER_REPORT_REQUIRED_HEADERS
 REQUIRED_VALUES: frozenset[str] = frozenset(ORDER_REPORT_REQUIRED_VALUES)  # never blank on a data row
 _REQUIRED_NOTE = (
-    "a required key column of the order report (amazon.report_columns), so no row of this document is loaded"
+    "a key column of the order report (amazon.report_columns.ORDER_REPORT_REQUIRED_VALUES); no row of this "
+    "document is loaded."
 )
 
 _COLUMNS_BY_HEADER: dict[str, OrderReportColumn] = {c.header: c for c in ORDER_REPORT_COLUMNS}
@@ -152,13 +152,13 @@ def _iter_rows(
             fields.extend([""] * (len(header) - len(fields)))
         for index, name in required:
             if not fields[index].strip():
-                raise _missing(line_no, name, f"{name} is blank{_where(source)}: {_REQUIRED_NOTE}", source)
+                raise OrderReportMissingFieldError(
+                    line_no, f"{name} is blank{_where(source)}: {_REQUIRED_NOTE}", field=name, document=source
+                )
         for index, needed_index, name, needed in required_with:
             if fields[index].strip() and not fields[needed_index].strip():
-                raise _missing(
-                    line_no, needed, f"{needed} is blank but {name} has a value{_where(source)}: {_REQUIRED_NOTE}",
-                    source,
-                )  # fmt: skip
+                reason = f"{needed} is blank but {name} has a value{_where(source)}: {_REQUIRED_NOTE}"
+                raise OrderReportMissingFieldError(line_no, reason, field=needed, document=source)
         row: dict[str, Any] = dict.fromkeys(absent) if absent else {}
         if text_plan:  # text columns in bulk: blank → None
             row.update(zip(text_columns, [v.strip() or None for v in text_values(fields)], strict=True))
@@ -204,10 +204,6 @@ def _where(source: str | None) -> str:
     return f" (in {source})" if source else ""
 
 
-def _missing(line: int, field: str, reason: str, source: str | None) -> OrderReportMissingFieldError:
-    return OrderReportMissingFieldError(line, reason, field=field, document=source)
-
-
 def _required_with(header: list[str]) -> list[tuple[int, int, str, str]]:
     """(index, index of the column it needs, name, needed name) of ``ORDER_REPORT_REQUIRED_WITH``."""
     return [
@@ -225,14 +221,14 @@ def _plan(
         if name and name in seen:
             raise OrderReportFormatError(line_no, f"header {_clip(repr(name))} appears twice{_where(source)}")
         seen.add(name)
-    missing = [h for h in REQUIRED_HEADERS if h not in seen]
+    missing = [h for h in ORDER_REPORT_REQUIRED_HEADERS if h not in seen]
     if missing:
-        raise _missing(
+        raise OrderReportMissingFieldError(
             line_no,
-            ", ".join(missing),
             f"required header(s) {', '.join(missing)} missing{_where(source)}; found: {_clip(', '.join(header))}. "
             "Is this a GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL document?",
-            source,
+            field=", ".join(missing),
+            document=source,
         )
     plan: list[tuple[int, str, Any, str]] = []
     extras: list[tuple[int, str]] = []

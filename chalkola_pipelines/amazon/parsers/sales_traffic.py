@@ -91,7 +91,7 @@ class _Parser:
         path = f"{row}.{field}" if row else field
         return SalesTrafficMissingFieldError(
             f"sales and traffic report document{where}: required field {path} is missing (the official "
-            "schema sellerSalesAndTrafficReport.json requires it), so no row of this document is loaded",
+            "schema sellerSalesAndTrafficReport.json requires it); no row of this document is loaded.",
             field=field,
             row=row or "the document",
             document=self.source,
