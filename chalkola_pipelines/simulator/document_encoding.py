@@ -131,15 +131,21 @@ def _drop(row: dict, path: str) -> dict:
 
 
 def drop_field_sales_traffic(document: dict, field: str = "") -> dict:
-    """The S&T report without ``field`` in the sales section of its last byAsin row (else last byDate row)."""
+    """The S&T report without ``field`` on the last row of its array: a dotted path in the row (its section
+    names the array: ``salesByDate.unitsOrdered``, ``trafficByAsin.sessions``, ``date``, ``parentAsin``), or
+    a bare metric name in the sales section (default ``unitsOrdered``; by ASIN, by date if no ASIN rows)."""
     document = dict(document)
-    for key, section in (("salesAndTrafficByAsin", "salesByAsin"), ("salesAndTrafficByDate", "salesByDate")):
-        rows = list(document.get(key) or [])
-        if rows:
-            name = field or MISSING_FIELD_DEFAULTS["st"]
-            rows[-1] = _drop(rows[-1], name if "." in name else f"{section}.{name}")
-            document[key] = rows
-            break
+    name = field or MISSING_FIELD_DEFAULTS["st"]
+    head = name.split(".")[0]
+    by_date = head in ("date", "salesByDate", "trafficByDate")
+    if not by_date and "." not in name and head not in ("parentAsin", "childAsin", "sku"):
+        by_date = not document.get("salesAndTrafficByAsin")
+        name = f"{'salesByDate' if by_date else 'salesByAsin'}.{name}"
+    key = "salesAndTrafficByDate" if by_date else "salesAndTrafficByAsin"
+    rows = list(document.get(key) or [])
+    if rows:
+        rows[-1] = _drop(rows[-1], name)
+        document[key] = rows
     return document
 
 
