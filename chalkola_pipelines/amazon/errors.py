@@ -127,35 +127,24 @@ class MissingRequiredFieldError(AmazonError):
     family's subclass is raised, so a handler of that family's format error catches it too.
     """
 
-    field: str
-    row: str
-    document: str | None
-
-    def _name(self, field: str, row: str, document: str | None) -> None:
+    def __init__(self, message: str, *, field: str, row: str, document: str | None) -> None:
         self.field, self.row, self.document = field, row, document
+        super().__init__(message)
 
 
 class SalesTrafficMissingFieldError(MissingRequiredFieldError, SalesTrafficFormatError):
     """A sales and traffic row (report or Data Kiosk record) lacks a required field."""
 
-    def __init__(self, message: str, *, field: str, row: str, document: str | None) -> None:
-        self._name(field, row, document)
-        super().__init__(message)
-
 
 class AdsMissingFieldError(MissingRequiredFieldError, AdsReportFormatError):
     """An Ads report row lacks a column the marts need (``ADS_REQUIRED_COLUMNS``)."""
-
-    def __init__(self, message: str, *, field: str, row: str, document: str | None) -> None:
-        self._name(field, row, document)
-        super().__init__(message)
 
 
 class OrderReportMissingFieldError(MissingRequiredFieldError, OrderReportFormatError):
     """An order report lacks a key column, or a row a key value (``ORDER_REPORT_REQUIRED_*``)."""
 
     def __init__(self, line: int, reason: str, *, field: str, document: str | None) -> None:
-        self._name(field, f"line {line}", document)
+        self.field, self.row, self.document = field, f"line {line}", document
         OrderReportFormatError.__init__(self, line, reason)
 
 
