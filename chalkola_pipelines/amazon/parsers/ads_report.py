@@ -130,18 +130,10 @@ _TUPLE_OF = operator.itemgetter(*ROW_KEYS)
 # literals are ``int`` (any size), other numbers reach ``Decimal`` as their literal text (float_hook), a
 # float is never built. Decimal columns are decoded untyped and their types checked once per batch
 # (a typed ``Decimal`` field would also accept a JSON string). Anything the fast path does not accept
-# as is (a string id, an unknown key, a wrong type, a missing date) sends the slice through ``_convert``,
-# which applies the documented conversions or raises the error naming the row and column.
+# as is (a string id, an unknown key, a wrong type, a missing required column) sends the slice through
+# ``_convert``, which applies the documented conversions or raises the error naming the row and column.
 _FAST_TYPES: dict[str, Any] = {"date": date | None, "text": str | None, "id": int | None, "int": int | None}
-_FastRow = msgspec.defstruct(
-    "_FastRow",
-    [(c.name, _FAST_TYPES.get(c.kind, Any), None) for c in SP_ADVERTISED_PRODUCT_COLUMNS],
-    forbid_unknown_fields=True,
-    gc=False,
-)
-_FAST_DECODER = msgspec.json.Decoder(list[_FastRow], float_hook=Decimal)
-# For literal_batches(), non-integer numbers stay their literal text (msgspec.Raw): no Decimal is built
-_FAST_LITERAL_DECODER = msgspec.json.Decoder(list[_FastRow], float_hook=msgspec.Raw)
+_REQUIRED_TYPES: dict[str, Any] = {"date": date, "text": str, "id": int, "int": int}  # no None: null fails
 _SLOW_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _DECIMAL_NAMES = tuple(c.name for c in SP_ADVERTISED_PRODUCT_COLUMNS if c.kind == "decimal")
 _DECIMAL_INDEXES = tuple(i for i, c in enumerate(SP_ADVERTISED_PRODUCT_COLUMNS) if c.kind == "decimal")
@@ -152,28 +144,35 @@ _COLUMN_OF = {c.name: c.column for c in SP_ADVERTISED_PRODUCT_COLUMNS}
 
 
 class _Required:
-    """The required columns (``ADS_REQUIRED_COLUMNS``, ``date`` only for DAILY reports), checked per batch
-    of fast-path structs in C (a tuple of Nones found by ``in``) and per row in the row-by-row path."""
+    """The required columns (``ADS_REQUIRED_COLUMNS``; ``date`` only for DAILY reports) and the fast-path
+    decoders that enforce them: a required date / text / id / int column is a required struct field of its
+    type (absent or null fails in C, and the slice goes row by row, which names the row); required decimal
+    columns (decoded untyped) and groups ("cost or spend") are checked once per batch, in C (``None in``)."""
 
     def __init__(self, require_date: bool, require_columns: bool) -> None:
         groups = ADS_REQUIRED_COLUMNS if require_columns else (("date",),)
         self.groups = tuple(g for g in groups if require_date or g != ("date",))
-        self.singles = tuple(g[0] for g in self.groups if len(g) == 1)
-        self.single_values: Callable[[Any], tuple[Any, ...]] | None = None
-        if len(self.singles) == 1:
-            self.single_values = lambda struct, name=self.singles[0]: (getattr(struct, name),)
-        elif self.singles:
-            self.single_values = operator.attrgetter(*self.singles)
-        self.alternatives = tuple(g for g in self.groups if len(g) > 1)
         self.row_groups = tuple(tuple(_COLUMN_OF[name] for name in g) for g in self.groups)
+        singles = {g[0] for g in self.groups if len(g) == 1}
+        spec = [
+            (c.name, _REQUIRED_TYPES[c.kind])
+            if c.name in singles and c.kind != "decimal"
+            else (c.name, _FAST_TYPES.get(c.kind, Any), None)
+            for c in SP_ADVERTISED_PRODUCT_COLUMNS
+        ]
+        row = msgspec.defstruct("_FastRow", spec, kw_only=True, forbid_unknown_fields=True, gc=False)
+        self.decoder = msgspec.json.Decoder(list[row], float_hook=Decimal)
+        # for literal_batches(), non-integer numbers stay their literal text (msgspec.Raw): no Decimal is built
+        self.literal_decoder = msgspec.json.Decoder(list[row], float_hook=msgspec.Raw)
+        kinds = {c.name: c.kind for c in SP_ADVERTISED_PRODUCT_COLUMNS}
+        checked = [g for g in self.groups if len(g) > 1 or kinds[g[0]] == "decimal"]
+        # attrgetter of one name gives the value, of several a tuple: each compared with its "all null"
+        self.checks = tuple(
+            (operator.attrgetter(*g), None if len(g) == 1 else (None,) * len(g)) for g in checked
+        )
 
     def batch_ok(self, structs: list[Any]) -> bool:
-        if self.single_values is not None and None in chain.from_iterable(map(self.single_values, structs)):
-            return False
-        for group in self.alternatives:
-            if (None,) * len(group) in map(operator.attrgetter(*group), structs):  # every name is null
-                return False
-        return True
+        return all(null not in map(get, structs) for get, null in self.checks)
 
     def missing(self, row: dict[str, Any]) -> str | None:
         """The first required column (or group, "cost or spend") without a value in ``row``."""
@@ -264,7 +263,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         self._batches = self._counted(self._generate(stream, chunk_size))
         self._pending: Iterator[tuple[Any, ...]] = iter(())
         self._started = False
-        self._fast_decoder = _FAST_DECODER
+        self._fast_decoder = self._required.decoder
 
     def __iter__(self) -> SpAdvertisedProductRows:
         return self
@@ -303,7 +302,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         number may be ``msgspec.Raw``, its literal text exactly as it came (no Decimal is built for it).
         Shares the position with ``next()``."""
         self._started = True
-        self._fast_decoder = _FAST_LITERAL_DECODER  # numbers stay the literals they came in
+        self._fast_decoder = self._required.literal_decoder  # numbers stay the literals they came in
         rest = list(self._pending)
         self._pending = iter(())
         if rest:
