@@ -119,6 +119,35 @@ class AdsReportFormatError(AmazonError):
     """An Ads report document does not match the expected format."""
 
 
+class MissingRequiredFieldError(AmazonError):
+    """A row lacks a field its official schema requires (``amazon.report_columns`` lists them per family).
+
+    ``field`` is the field (dotted path or header), ``row`` where it is missing (``line 12``, ``row 3``,
+    ``salesAndTrafficByAsin[4]``), ``document`` the document's name (its file: the report id) if known. The
+    family's subclass is raised, so a handler of that family's format error catches it too.
+    """
+
+    def __init__(self, message: str, *, field: str, row: str, document: str | None) -> None:
+        self.field, self.row, self.document = field, row, document
+        super().__init__(message)
+
+
+class SalesTrafficMissingFieldError(MissingRequiredFieldError, SalesTrafficFormatError):
+    """A sales and traffic row (report or Data Kiosk record) lacks a required field."""
+
+
+class AdsMissingFieldError(MissingRequiredFieldError, AdsReportFormatError):
+    """An Ads report row lacks a column the marts need (``ADS_REQUIRED_COLUMNS``)."""
+
+
+class OrderReportMissingFieldError(MissingRequiredFieldError, OrderReportFormatError):
+    """An order report lacks a key column, or a row a key value (``ORDER_REPORT_REQUIRED_*``)."""
+
+    def __init__(self, line: int, reason: str, *, field: str, document: str | None) -> None:
+        self.field, self.row, self.document = field, f"line {line}", document
+        OrderReportFormatError.__init__(self, line, reason)
+
+
 class DataKioskAccessDeniedError(AmazonApiError):
     """Data Kiosk answered 403 (or 401) after a fresh access token: the app lacks the Brand Analytics role."""
 

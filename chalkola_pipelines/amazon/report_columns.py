@@ -106,6 +106,14 @@ ST_BY_ASIN_FIELDS: tuple[ReportField, ...] = (
     ReportField("trafficByAsin", "unitSessionPercentageB2B", "unit_session_percentage_b2b", "num"),
 )
 
+# Required by the official schema (sellerSalesAndTrafficReport.json ``required``; Data Kiosk's SDL marks the
+# same fields non-null): every non-B2B metric; *B2B metrics are only populated for B2B sellers. A row without
+# one fails the document (tests/parsers check both official files). Row keys: ``date`` (by date),
+# ``parentAsin`` (by ASIN); an Amount needs ``amount`` and ``currencyCode``.
+ST_REQUIRED_FIELDS: frozenset[tuple[str, str]] = frozenset(
+    (f.section, f.name) for f in ST_BY_DATE_FIELDS + ST_BY_ASIN_FIELDS if not f.name.endswith("B2B")
+)
+
 AdsKind = Literal["date", "text", "id", "int", "decimal"]
 
 
@@ -182,6 +190,18 @@ SP_ADVERTISED_PRODUCT_DAILY_REQUEST_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in SP_ADVERTISED_PRODUCT_COLUMNS if c.name not in ("startDate", "endDate")
 )
 
+# The Ads columns the dbt marts use (dbt_project/models: staging → intermediate → marts; tests/parsers check
+# the list against the SQL), plus the raw table's key (adId, date). Every row must carry each of them with a
+# value; a group of several names is satisfied by any one of them (``spend`` and ``cost`` are the same figure:
+# the staging model takes either). Ratios (acos/roas/CTR/CPC) are null when undefined, and advertisedAsin /
+# advertisedSku are nullable in the marts: not required.
+ADS_REQUIRED_COLUMNS: tuple[tuple[str, ...], ...] = (
+    ("date",), ("adId",), ("campaignId",), ("campaignName",), ("campaignStatus",), ("impressions",),
+    ("clicks",), ("cost", "spend"), ("sales7d",), ("sales14d",), ("attributedSalesSameSku7d",),
+    ("attributedSalesSameSku14d",), ("purchases7d",), ("purchases14d",), ("unitsSoldClicks7d",),
+    ("unitsSoldClicks14d",),
+)  # fmt: skip
+
 OrderKind = Literal["text", "timestamp", "int", "money", "bool"]
 
 
@@ -234,6 +254,19 @@ ORDER_REPORT_OFFICIAL_HEADER: tuple[str, ...] = (
     "ship-state", "ship-postal-code", "ship-country", "promotion-ids", "cpf", "is-business-order",
     "purchase-order-number", "price-designation",
 )  # fmt: skip
+
+# The order report's key columns: the header must have each; a data row needs a value in
+# ORDER_REPORT_REQUIRED_VALUES (the order, its instant, its marketplace, its product and quantity — the
+# official OrderItem requires ASIN and QuantityOrdered, not SellerSKU), and a currency wherever item-price has
+# a value. Prices themselves may be blank: Amazon sends none for pending and cancelled items.
+ORDER_REPORT_REQUIRED_HEADERS: tuple[str, ...] = (
+    "amazon-order-id", "purchase-date", "sales-channel", "sku", "asin", "quantity", "currency", "item-price",
+)  # fmt: skip
+ORDER_REPORT_REQUIRED_VALUES: tuple[str, ...] = (
+    "amazon-order-id", "purchase-date", "sales-channel", "asin", "quantity",
+)  # fmt: skip
+#: (value, column required wherever it has one)
+ORDER_REPORT_REQUIRED_WITH: tuple[tuple[str, str], ...] = (("item-price", "currency"),)
 
 # Buyer personal data in order documents (Amazon's Data Protection Policy: information that identifies,
 # contacts or locates a natural person — name, address, e-mail, phone, tax id). Removed from the document

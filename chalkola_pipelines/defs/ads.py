@@ -8,11 +8,14 @@ uses one report per ≤ 31 days for the marketplace's seller/vendor profile (fro
 else asked from the API). Days older than the Ads API's 95-day retention are *unavailable at the source*:
 the partition is materialised with ``status: UNAVAILABLE_AT_SOURCE`` and nothing is changed (rows loaded
 while the day was still available are kept). A marketplace without an Ads profile is materialised empty
-with ``status: NO_ADS_PROFILE`` (the seller does not advertise there).
+with ``status: NO_ADS_PROFILE`` (the seller does not advertise there). Document fields that are not
+spAdvertisedProduct columns (schema drift) are ignored, named in each partition's ``unknown_fields`` metadata
+and in a warning, as for sales & traffic.
 """
 
 import contextlib
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -185,6 +188,7 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
         today = ads_today(mkt)
         earliest = earliest_available_day(today)
         summary = RunSummary()
+        unknown_fields: Counter[str] = Counter()  # drift: field → rows that carried it
         limiter = warehouse.rate_limiter()
         with (
             contextlib.closing(limiter),
@@ -211,7 +215,7 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
                     client=client,
                     ledger=warehouse.ledger(),
                     landing=warehouse.landing(),
-                    load=lambda unit, outcome: _load(conn, unit, outcome),
+                    load=lambda unit, outcome: _load(conn, unit, outcome, unknown_fields),
                     kept_rows=lambda day: _kept_rows(conn, mkt, day),
                     no_data_note="the Ads report has no document",
                     summary=summary,
@@ -221,6 +225,12 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
                 marketplace=mkt, expected=summary.expected,
             )  # fmt: skip
             yield ads_within_ordered_sales(conn, mkt, summary.loaded)
+        if unknown_fields:
+            context.log.warning(
+                f"schema drift in Ads spAdvertisedProduct for {mkt.code}: fields that are not report columns "
+                "(amazon.report_columns) were ignored: "
+                + ", ".join(f"{name} ({n} rows)" for name, n in sorted(unknown_fields.items()))
+            )
         summary.raise_if_failed("Ads report windows", md)
 
     return ads_sp_advertised_product
@@ -276,7 +286,7 @@ def ads_units(available: MarketplaceDays, profile_id: int, today: dt.date) -> li
     return units
 
 
-def _load(conn: Any, unit: Unit, outcome: ReportOutcome) -> Loaded:
+def _load(conn: Any, unit: Unit, outcome: ReportOutcome, unknown_fields: Counter[str]) -> Loaded:
     from chalkola_pipelines.amazon.documents import open_document
     from chalkola_pipelines.amazon.parsers.ads_report import iter_sp_advertised_product_rows
     from chalkola_pipelines.warehouse.ads_tables import replace_ads_advertised_product
@@ -290,8 +300,12 @@ def _load(conn: Any, unit: Unit, outcome: ReportOutcome) -> Loaded:
             conn, marketplace=unit.days.marketplace, profile_id=profile_id, days=days, rows=rows,
             report_id=outcome.report_id,
         )  # fmt: skip
+    unknown_fields.update(rows.unknown_keys)
+    unknown = ", ".join(sorted(rows.unknown_keys)) or "none"
     document = {day: n for day, n in rows.rows_per_day.items() if isinstance(day, dt.date)}
-    per_day = {day: {"profile_id": str(profile_id), "rows": written[day]} for day in days}
+    per_day = {
+        day: {"profile_id": str(profile_id), "rows": written[day], "unknown_fields": unknown} for day in days
+    }
     return Loaded(per_day, {day: document.get(day, 0) for day in days}, sum(written.values()))
 
 

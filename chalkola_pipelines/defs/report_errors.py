@@ -45,6 +45,7 @@ def report_failure(
     document: Path | None = None,
     todo: str = "",
     allow_retries: bool | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> dg.Failure:
     """One clear Failure: '<partitions>: <error>. <what to do>' (no secrets: errors never carry them)."""
     parts = [f"{what}: {exc}"]
@@ -54,10 +55,10 @@ def report_failure(
         parts.append(f"The document is kept at {document}.")
     if todo:
         parts.append(todo)
-    metadata: dict[str, Any] = {"error": type(exc).__name__}
+    values: dict[str, Any] = {"error": type(exc).__name__, **(metadata or {})}
     if report_id:
-        metadata["report_id"] = report_id
-    return dg.Failure(description=" ".join(parts), metadata=metadata, allow_retries=allow_retries)
+        values["report_id"] = report_id
+    return dg.Failure(description=" ".join(parts), metadata=values, allow_retries=allow_retries)
 
 
 #: Words of a FATAL that no retry of the same request can fix (Amazon: "Date range exceeded. Report can be
@@ -103,6 +104,12 @@ def is_partition_specific(failure: BaseException) -> bool:
     return isinstance(failure.__cause__, specific)
 
 
+MISSING_FIELD_TODO = (
+    "Nothing of this document was loaded; rows already loaded for these partitions are kept. The next run "
+    "downloads the document again from Amazon by its id (or requests a new report if Amazon no longer serves "
+    "it); if a fresh document lacks the field too, Amazon's output no longer matches its official schema: "
+    "report it with this message (amazon.report_columns lists the required fields)."
+)
 PARSE_TODO = (
     "Nothing was changed for these partitions. The next run downloads the document again from Amazon by its id "
     "(or requests a new report if Amazon no longer serves it); if the same error comes back with a fresh "
@@ -128,6 +135,7 @@ def failures_named(
         AmazonError,
         DataKioskQueryFatalError,
         DocumentCorruptError,
+        MissingRequiredFieldError,
         OrderReportFormatError,
         ReportFatalError,
         SalesTrafficFormatError,
@@ -170,6 +178,12 @@ def failures_named(
 
         mark_failed(ledger, source, current.get("report_id"), None, str(exc), region)
         moved = quarantine_document(current["path"]) if current.get("path") else None
+        if isinstance(exc, MissingRequiredFieldError):
+            kept = f"The document was moved to {moved} for inspection." if moved else ""
+            raise report_failure(
+                what, exc, report_id=current.get("report_id"), todo=f"{kept} {MISSING_FIELD_TODO}".strip(),
+                metadata={"missing_field": exc.field, "missing_in": exc.row},
+            ) from exc  # fmt: skip
         kept = f"The unreadable document was moved to {moved} for inspection." if moved else ""
         raise report_failure(
             what, exc, report_id=current.get("report_id"), todo=f"{kept} {PARSE_TODO}".strip()

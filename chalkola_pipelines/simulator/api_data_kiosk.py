@@ -32,7 +32,12 @@ from chalkola_pipelines.simulator.api_params import (
 from chalkola_pipelines.simulator.api_pipeline import ApiError, Ctx, json_response
 from chalkola_pipelines.simulator.dk_queries import DK_DOCUMENT_URL_TTL, DK_STATUSES, DkQuery
 from chalkola_pipelines.simulator.dk_schema import DkQueryError, parse_query
-from chalkola_pipelines.simulator.document_encoding import corrupt_gzip, gzip_bytes, truncate_body
+from chalkola_pipelines.simulator.document_encoding import (
+    corrupt_gzip,
+    drop_field_jsonl,
+    gzip_bytes,
+    truncate_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +237,9 @@ async def download_dk_document(ctx: Ctx) -> Response:
     if document is None or state.data_kiosk.document(document.region, key) is None:
         raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
     data = document.content
-    mutation = state.faults.take(ctx.operation, ("truncated_json", "corrupt_gzip", "extra_field"))
+    mutation = state.faults.take(
+        ctx.operation, ("truncated_json", "corrupt_gzip", "extra_field", "missing_field")
+    )
     kind = mutation.kind if mutation else None
     if kind == "truncated_json":
         data = truncate_body(data)
@@ -241,6 +248,8 @@ async def download_dk_document(ctx: Ctx) -> Response:
             line.rstrip(b"\n")[:-1] + b',"simulatorSchemaDriftField":"drift"}\n'
             for line in data.splitlines(keepends=True)
         )
+    elif kind == "missing_field" and document.kind == "data":
+        data = drop_field_jsonl(data, str(mutation.params.get("field", "")))
     headers = {"ETag": f'"{uuid.uuid5(uuid.NAMESPACE_URL, key).hex}"'}
     if url.content_encoding_gzip or kind == "corrupt_gzip":
         data = gzip_bytes(data)

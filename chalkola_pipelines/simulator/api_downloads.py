@@ -4,7 +4,9 @@ the URLs the Reports and Ads handlers hand out, and the document bytes they serv
 
 from __future__ import annotations
 
+import functools
 import uuid
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +15,7 @@ from starlette.responses import Response
 from chalkola_pipelines.simulator import report_documents
 from chalkola_pipelines.simulator.api_pipeline import ApiError, Ctx
 from chalkola_pipelines.simulator.document_encoding import corrupt_gzip, gzip_bytes, truncate_body
+from chalkola_pipelines.simulator.faults import Fault
 from chalkola_pipelines.simulator.reports import AdsReport
 
 
@@ -59,19 +62,18 @@ async def download_document(ctx: Ctx) -> Response:
         )
     if not valid or state.faults.take(ctx.operation, ("expired_url",)) is not None:
         raise ApiError(403, "AccessDenied", "Request has expired")
-    mutation = state.faults.take(ctx.operation, ("corrupt_gzip", "truncated_json", "extra_field"))
+    mutation = state.faults.take(ctx.operation, _DOCUMENT_KINDS)
     if kind == "sp":
-        data = await _sp_document_bytes(ctx, key, mutation.kind if mutation else None)
+        data = await _sp_document_bytes(ctx, key, mutation)
     else:
         report = state.reports.ads_reports.get(key)
         if report is None:
             raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
-        if mutation is not None and mutation.kind in ("truncated_json", "extra_field"):
+        if mutation is not None and mutation.kind in _REBUILT_KINDS:
             raw = await run_in_threadpool(
-                report_documents.ads_report_document,
+                functools.partial(report_documents.ads_report_document, **_build_options(mutation)),
                 state.seller,
                 report,
-                extra_field=mutation.kind == "extra_field",
             )
             data = gzip_bytes(truncate_body(raw) if mutation.kind == "truncated_json" else raw)
         else:
@@ -84,7 +86,20 @@ async def download_document(ctx: Ctx) -> Response:
     return Response(data, status_code=200, media_type="application/octet-stream", headers=headers)
 
 
-async def _sp_document_bytes(ctx: Ctx, document_id: str, mutation: str | None) -> bytes:
+_DOCUMENT_KINDS = ("corrupt_gzip", "truncated_json", "extra_field", "missing_field")
+_REBUILT_KINDS = ("truncated_json", "extra_field", "missing_field")  # the document is built anew
+
+
+def _build_options(mutation: Fault) -> dict[str, Any]:
+    """The document builder's keyword arguments for a fault."""
+    if mutation.kind == "extra_field":
+        return {"extra_field": True}
+    if mutation.kind == "missing_field":
+        return {"missing_field": str(mutation.params.get("field", ""))}
+    return {}
+
+
+async def _sp_document_bytes(ctx: Ctx, document_id: str, mutation: Fault | None) -> bytes:
     state = ctx.state
     document = state.reports.sp_documents.get(document_id)
     report = state.reports.sp_reports.get(document.report_id) if document else None
@@ -92,11 +107,13 @@ async def _sp_document_bytes(ctx: Ctx, document_id: str, mutation: str | None) -
         raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
     if document.kind == "error":
         return gzip_bytes(report_documents.error_document(report))
-    if mutation in ("truncated_json", "extra_field"):
+    if mutation is not None and mutation.kind in _REBUILT_KINDS:
         raw = await run_in_threadpool(
-            report_documents.sp_report_document, state.seller, report, extra_field=mutation == "extra_field"
+            functools.partial(report_documents.sp_report_document, **_build_options(mutation)),
+            state.seller,
+            report,
         )
-        return gzip_bytes(truncate_body(raw) if mutation == "truncated_json" else raw)
+        return gzip_bytes(truncate_body(raw) if mutation.kind == "truncated_json" else raw)
     if document.content is None:
         raw = await run_in_threadpool(report_documents.sp_report_document, state.seller, report)
         document.content = gzip_bytes(raw)

@@ -110,6 +110,70 @@ def add_extra_field_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, An
     return [{**row, EXTRA_FIELD_NAME: 1} for row in rows]
 
 
+#: What the ``missing_field`` fault drops by default (a field the official schema requires).
+MISSING_FIELD_DEFAULTS = {
+    "st": "unitsOrdered",
+    "orders": "quantity",
+    "ads": "impressions",
+    "dk": "sales.unitsOrdered",
+}
+
+
+def _drop(row: dict, path: str) -> dict:
+    """``row`` without the dotted ``path`` (copied along the way)."""
+    head, _, rest = path.partition(".")
+    row = dict(row)
+    if rest and isinstance(row.get(head), dict):
+        row[head] = _drop(row[head], rest)
+    else:
+        row.pop(head, None)
+    return row
+
+
+def drop_field_sales_traffic(document: dict, field: str = "") -> dict:
+    """The S&T report without ``field`` on the last row of its array: a dotted path in the row (its section
+    names the array: ``salesByDate.unitsOrdered``, ``trafficByAsin.sessions``, ``date``, ``parentAsin``), or
+    a bare metric name in the sales section (default ``unitsOrdered``; by ASIN, by date if no ASIN rows)."""
+    document = dict(document)
+    name = field or MISSING_FIELD_DEFAULTS["st"]
+    head = name.split(".")[0]
+    by_date = head in ("date", "salesByDate", "trafficByDate")
+    if not by_date and "." not in name and head not in ("parentAsin", "childAsin", "sku"):
+        by_date = not document.get("salesAndTrafficByAsin")
+        name = f"{'salesByDate' if by_date else 'salesByAsin'}.{name}"
+    key = "salesAndTrafficByDate" if by_date else "salesAndTrafficByAsin"
+    rows = list(document.get(key) or [])
+    if rows:
+        rows[-1] = _drop(rows[-1], name)
+        document[key] = rows
+    return document
+
+
+def drop_field_rows(rows: list[dict[str, Any]], field: str = "") -> list[dict[str, Any]]:
+    """Ads rows with ``field`` (default ``impressions``) absent from the last row."""
+    if rows:
+        rows = [*rows[:-1], _drop(rows[-1], field or MISSING_FIELD_DEFAULTS["ads"])]
+    return rows
+
+
+def blank_tsv_field(rows: list[dict[str, str]], field: str = "") -> list[dict[str, str]]:
+    """Order-report rows with ``field`` (default ``quantity``) blank on the last row."""
+    if rows:
+        rows = [*rows[:-1], {**rows[-1], (field or MISSING_FIELD_DEFAULTS["orders"]): ""}]
+    return rows
+
+
+def drop_field_jsonl(data: bytes, field: str = "") -> bytes:
+    """A Data Kiosk JSONL document without ``field`` (default ``sales.unitsOrdered``) on its last record."""
+    lines = data.splitlines(keepends=True)
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip():
+            record = json.loads(lines[i], parse_float=Decimal)
+            lines[i] = dumps_json(_drop(record, field or MISSING_FIELD_DEFAULTS["dk"])) + b"\n"
+            break
+    return b"".join(lines)
+
+
 def truncate_body(data: bytes) -> bytes:
     """Cut an (uncompressed) body at 60 %: JSON that ends mid-value, a TSV with a partial last line."""
     if len(data) <= 2:

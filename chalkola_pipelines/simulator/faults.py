@@ -5,7 +5,10 @@ Operation names are the official operationIds plus a few (see OPERATIONS). Kinds
 response), ``slow`` (delay=real seconds), ``fatal`` / ``cancelled`` (SP report or Data Kiosk query outcome,
 on createReport / createQuery), ``failed`` (Ads report FAILED), ``expired_url`` (getReportDocument,
 getDocument or the downloads), ``corrupt_gzip``, ``truncated_json`` (also a JSONL cut mid-line),
-``extra_field`` (schema drift).
+``extra_field`` (schema drift), ``missing_field`` (a field the official schema requires is dropped from the
+document's last row: S&T ``sales…/unitsOrdered``, order report ``quantity`` blanked, Ads ``impressions``,
+Data Kiosk ``sales.unitsOrdered``; ``field=`` names another: a dotted path in the row, a TSV header or an Ads
+column).
 Command-line form: ``operation:kind[:count[:key=value,...]]``, e.g. ``createReport:429:3``.
 """
 
@@ -55,6 +58,7 @@ KINDS: frozenset[str] = frozenset(
         "corrupt_gzip",
         "truncated_json",
         "extra_field",
+        "missing_field",
     }
 )
 #: Faults applied when a request arrives, before anything else.

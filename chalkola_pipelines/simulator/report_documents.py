@@ -10,6 +10,9 @@ from chalkola_pipelines.simulator.document_encoding import (
     EXTRA_COLUMN_NAME,
     add_extra_field_rows,
     add_extra_field_sales_traffic,
+    blank_tsv_field,
+    drop_field_rows,
+    drop_field_sales_traffic,
     dumps_json,
     tsv_bytes,
 )
@@ -25,8 +28,12 @@ def error_document(report: SpReport) -> bytes:
     return dumps_json({"errorDetails": report.error_message or "The report could not be generated."})
 
 
-def sp_report_document(seller: Any, report: SpReport, *, extra_field: bool = False) -> bytes:
-    """The DONE document of ``report``: S&T JSON or the order flat file (TSV, one row per item)."""
+def sp_report_document(
+    seller: Any, report: SpReport, *, extra_field: bool = False, missing_field: str | None = None
+) -> bytes:
+    """The DONE document of ``report``: S&T JSON or the order flat file (TSV, one row per item).
+
+    ``missing_field`` (the fault): drop that required field from the last row ("" = the default field)."""
     if report.data_start is None or report.data_end is None:
         raise ValueError(f"report {report.report_id} has no data window")
     if report.report_type == SALES_AND_TRAFFIC:
@@ -39,6 +46,8 @@ def sp_report_document(seller: Any, report: SpReport, *, extra_field: bool = Fal
         )
         if extra_field:
             document = add_extra_field_sales_traffic(document)
+        if missing_field is not None:
+            document = drop_field_sales_traffic(document, missing_field)
         return dumps_json(document)
     if report.report_type == ORDERS_BY_ORDER_DATE:
         start = report.data_start.astimezone(dt.UTC)
@@ -51,12 +60,17 @@ def sp_report_document(seller: Any, report: SpReport, *, extra_field: bool = Fal
         if extra_field:
             header.append(EXTRA_COLUMN_NAME)
             rows = [{**r, EXTRA_COLUMN_NAME: "drift"} for r in rows]
+        if missing_field is not None:
+            rows = blank_tsv_field(rows, missing_field)
         return tsv_bytes(header, rows)
     raise ValueError(f"report type {report.report_type} has no document generator")
 
 
-def ads_report_document(seller: Any, report: AdsReport, *, extra_field: bool = False) -> bytes:
-    """spAdvertisedProduct: a JSON array of row objects keyed by the requested columns."""
+def ads_report_document(
+    seller: Any, report: AdsReport, *, extra_field: bool = False, missing_field: str | None = None
+) -> bytes:
+    """spAdvertisedProduct: a JSON array of row objects keyed by the requested columns (``missing_field``:
+    that column dropped from the last row, "" = the default)."""
     config = report.configuration
     rows = list(
         seller.sp_advertised_product_rows(
@@ -74,6 +88,8 @@ def ads_report_document(seller: Any, report: AdsReport, *, extra_field: bool = F
     rows = [{c: row.get(c) for c in columns} for row in rows]
     if extra_field:
         rows = add_extra_field_rows(rows)
+    if missing_field is not None:
+        rows = drop_field_rows(rows, missing_field)
     return dumps_json(rows)
 
 

@@ -57,6 +57,8 @@ def row_json(i: int = 0, **overrides: str) -> str:
         "unitsSoldClicks14d": "8",
         "sales7d": "129.9",
         "sales14d": "155.88",
+        "attributedSalesSameSku7d": "110.0",
+        "attributedSalesSameSku14d": "129.9",
         "acosClicks7d": "28.13",
         "roasClicks14d": "4.27",
     }
@@ -240,7 +242,8 @@ def test_v2_fragment_ids_beyond_2_53_stay_exact() -> None:
     # Two v2 objects each followed by a comma (pasted from an issue): made into the array Amazon sends.
     fragment = V2_FRAGMENT.read_text().strip().rstrip(",")
     stream = io.BytesIO(f"[{fragment}]".encode())
-    rows = iter_sp_advertised_product_rows(stream, require_date=False)  # v2 rows carry no date column
+    # v2 rows carry no date column and none of the v3 metrics the marts need
+    rows = iter_sp_advertised_product_rows(stream, require_date=False, require_columns=False)
     parsed = list(rows)
     assert [r["campaign_id"] for r in parsed] == [144158449488730278, 188030107477314]
     assert parsed[0]["campaign_id"] != int(float(144158449488730278))  # what a float would have given

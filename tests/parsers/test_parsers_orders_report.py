@@ -176,8 +176,11 @@ def test_blank_order_id_is_an_error() -> None:
 
 
 def test_header_order_does_not_matter_and_only_allowlisted_columns_go_to_extra() -> None:
-    header = "quantity\tasin\tnew-column\tpurchase-date\tamazon-order-id\tship-city\tnumber-of-items"
-    line = "3\tB000000001\tsomething\t2026-01-02T08:15:00Z\t111-1\tPARIS\t1"
+    header = (
+        "quantity\tasin\tnew-column\tpurchase-date\tamazon-order-id\tship-city\tnumber-of-items\tsku"
+        "\tsales-channel\tcurrency\titem-price"
+    )
+    line = "3\tB000000001\tsomething\t2026-01-02T08:15:00Z\t111-1\tPARIS\t1\tSKU-1\tAmazon.fr\t\t"
     rows = iter_order_report_rows(tsv(header, line))
     (row,) = list(rows)
     assert (row["quantity"], row["asin"], row["amazon_order_id"]) == (3, "B000000001", "111-1")
@@ -185,7 +188,8 @@ def test_header_order_does_not_matter_and_only_allowlisted_columns_go_to_extra()
     assert rows.drift_columns == [
         "new-column"
     ]  # unknown: schema drift, dropped (ship-city: personal, dropped)
-    assert row["item_price"] is None and row["sku"] is None  # absent columns → None
+    assert row["item_tax"] is None and row["ship_state"] is None  # absent columns → None
+    assert row["item_price"] is None and row["currency"] is None  # blank (a pending item has no price)
 
 
 def test_crlf_bom_and_blank_lines() -> None:
@@ -270,6 +274,8 @@ def test_archived_headers_only_fixture() -> None:
             "purchase-date": "2026-01-02T08:15:00+00:00",
             "asin": "B07JWCZKSJ",
             "quantity": "1",
+            "sales-channel": "Amazon.com",
+            "currency": "USD",
             "url": "https://example.invalid/o",
             "is-heavy-or-bulky": "false",
             "is-replacement-order": "false",

@@ -310,7 +310,8 @@ def test_small_blocks_line_numbers_and_late_fallback(
         lines.append(_line(amazon_order_id="o-1", purchase_date="2025-03-02T01:00:00+00:00", quantity="1.0"))
     elif tail == "fewer_fields":
         lines.append(
-            "\t".join(_line(amazon_order_id="o-1", purchase_date="2025-03-02T01:00:00Z").split("\t")[:5])
+            # trailing empty fields dropped, as Amazon does: the line ends after item-price
+            "\t".join(_line(amazon_order_id="o-1", purchase_date="2025-03-02T01:00:00Z").split("\t")[:16])
         )
     elif tail == "bad_money":
         lines.append(_line(amazon_order_id="o-1", purchase_date="2025-03-02T01:00:00Z", item_price="USD 1"))
@@ -323,3 +324,48 @@ def test_small_blocks_line_numbers_and_late_fallback(
         return
     table = _same_both_ways(db, data)
     assert max(r["line_number"] for r in table) > 5
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("quantity", {"quantity": ""}),
+        ("sales-channel", {"sales_channel": " "}),
+        ("asin", {"asin": ""}),
+        ("currency", {"currency": ""}),  # blank where item-price has a value
+    ],
+)
+def test_a_missing_key_value_in_the_last_block_loads_nothing(
+    db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch, field: str, change: dict[str, str]
+) -> None:
+    """The Arrow path has streamed earlier blocks to COPY when it meets the blank value: the row-by-row
+    parser names the line and field, the transaction rolls back, the previous rows stay."""
+    from chalkola_pipelines.amazon.errors import OrderReportMissingFieldError
+    from chalkola_pipelines.amazon.parsers import orders_report
+
+    good = _document(_tricky_lines())
+    _, _, before = _load(db, good, wrapped=False)
+    monkeypatch.setattr(orders_report, "_BLOCK_BYTES", 4096)
+    lines = [HEADER] + [
+        _line(amazon_order_id=f"o-{i}", purchase_date=f"2025-03-0{1 + i % 2}T12:{i % 60:02d}:00Z")
+        for i in range(300)
+    ]
+    data = _document(
+        [*lines, _line(amazon_order_id="o-last", purchase_date="2025-03-02T01:00:00Z", **change)]
+    )
+    assert _fast(_document(lines)) and not _fast(data)
+    with pytest.raises(OrderReportMissingFieldError) as info:
+        _load(db, data, wrapped=False)
+    assert info.value.field == field and info.value.line == 302 and info.value.row == "line 302"
+    assert db.execute(
+        "select to_jsonb(t) - 'loaded_at' from raw_amazon.sp_order_items t"
+        " order by order_date, amazon_order_id, line_number"
+    ).fetchall() == [(r,) for r in before]
+    # a blank currency without a price (a cancelled or pending item) is fine
+    ok = _document(
+        [
+            *lines,
+            _line(amazon_order_id="o-c", purchase_date="2025-03-02T01:00:00Z", currency="", item_price=""),
+        ]
+    )
+    assert _fast(ok)

@@ -8,6 +8,7 @@ import json
 from decimal import Decimal
 
 import psycopg
+import pytest
 
 from chalkola_pipelines.amazon.parsers.ads_report import iter_sp_advertised_product_rows
 from chalkola_pipelines.amazon.parsers.orders_report import iter_order_report_rows
@@ -112,9 +113,16 @@ def test_sales_traffic_document(db: psycopg.Connection) -> None:
     assert got == (Decimal("1234.56"), Decimal("97.5"), Decimal("59.97"), 40, "", day)
 
 
+# The other columns the marts need (ADS_REQUIRED_COLUMNS), for rows that are about something else
+ADS_REST = (
+    '"campaignName":"c","campaignStatus":"ENABLED","sales14d":0,"attributedSalesSameSku7d":0,'
+    '"attributedSalesSameSku14d":0,"purchases14d":0,"unitsSoldClicks7d":0,"unitsSoldClicks14d":0'
+)
+
+
 def test_ads_document_with_ids_beyond_2_pow_53(db: psycopg.Connection) -> None:
     big = 2**53 + 1
-    ids = f'"campaignId":{big},"adGroupId":{big + 2},"adId":{big + 4}'
+    ids = f'"campaignId":{big},"adGroupId":{big + 2},"adId":{big + 4},{ADS_REST}'
     text = (
         f'[{{"date":"2025-03-01",{ids},"impressions":10,"clicks":1,"cost":0.35,"spend":0.35,"sales7d":19.99,'
         f'"purchases7d":1,"advertisedAsin":"B0TEST0001"}},'
@@ -165,7 +173,8 @@ def _tricky_ads_document(n: int) -> bytes:
             "advertisedSku": names[(i * 5) % len(names)],
         }
         text = json.dumps(row, ensure_ascii=i % 2 == 0)[:-1]  # \u escapes on even rows
-        text += ', "cost": 1.50, "spend": 0, "sales7d": 1E+2, "acosClicks7d": -0.000'
+        text += ', "cost": 1.50, "spend": 0, "sales7d": 1E+2, "acosClicks7d": -0.000, "purchases7d": 3, '
+        text += ADS_REST.replace('"campaignName":"c",', "")
         if i % 97 == 5:
             text += ', "newColumn": 1'  # drift: that batch goes row by row
         if i % 89 == 7:
@@ -220,14 +229,15 @@ def test_ads_parser_fast_path_loads_exactly_what_the_row_path_loads(db: psycopg.
     first = loaded_fast[0]
     assert first[2:6] == (2**53, 2**60, 2**62, None)
     assert (first[9], first[10], first[12]) == ("1.50", "0", "0.000") and Decimal(first[11]) == 100
-    assert first[13] is None and first[14:] == ("US", 'r"1')
+    assert first[13] == 3 and first[14:] == ("US", 'r"1')
 
 
 def _random_ads_document(seed: int, n: int) -> bytes:
     import random
 
-    from chalkola_pipelines.amazon.report_columns import SP_ADVERTISED_PRODUCT_COLUMNS
+    from chalkola_pipelines.amazon.report_columns import ADS_REQUIRED_COLUMNS, SP_ADVERTISED_PRODUCT_COLUMNS
 
+    required = {name for group in ADS_REQUIRED_COLUMNS for name in group}  # always with a value
     rnd = random.Random(seed)
     alphabet = [
         "a",
@@ -256,9 +266,11 @@ def _random_ads_document(seed: int, n: int) -> bytes:
     for i in range(n):
         parts = [f'"date": "2025-03-0{1 + rnd.randrange(2)}"', f'"adId": {2**62 + i}']
         for c in SP_ADVERTISED_PRODUCT_COLUMNS:
-            if c.name in ("date", "adId", "startDate", "endDate") or rnd.random() < 0.2:
+            if c.name in ("date", "adId", "startDate", "endDate"):
+                continue
+            if rnd.random() < 0.2 and c.name not in required:
                 continue  # missing → NULL
-            if rnd.random() < 0.1:
+            if rnd.random() < 0.1 and c.name not in required:
                 value = "null"
             elif c.kind == "text":
                 value = json.dumps(
@@ -305,3 +317,40 @@ def test_ads_fast_path_equals_row_path_on_random_documents(db: psycopg.Connectio
         loaded = db.execute(f"{typed} where profile_id = %s order by ad_id", (10 + seed,)).fetchall()
         parsed = sorted(iter_sp_advertised_product_rows(io.BytesIO(data)), key=lambda r: r["ad_id"])
         assert loaded == [tuple(r[c] for c in ADS_SP_ADVERTISED_PRODUCT_COLUMNS[2:-1]) for r in parsed]
+
+
+def test_ads_row_without_a_required_column_in_a_late_batch_loads_nothing(db: psycopg.Connection) -> None:
+    """The fast path has sent earlier slices to COPY when a late row lacks a column the marts need: the load
+    raises the parser's error (column, row, document) and the previous rows of the partitions stay."""
+    from chalkola_pipelines.amazon.errors import AdsMissingFieldError
+    from chalkola_pipelines.amazon.parsers.ads_report import SpAdvertisedProductRows
+
+    days = [dt.date(2025, 3, 1), dt.date(2025, 3, 2)]
+    select = "select report_date, ad_id, impressions, report_id from raw_amazon.ads_sp_advertised_product"
+    select += " where profile_id = 77 order by 1, 2"
+    good = _tricky_ads_document(300)
+    replace_ads_advertised_product(
+        db, marketplace=US, profile_id=77, days=days, report_id="good",
+        rows=SpAdvertisedProductRows(io.BytesIO(good), chunk_size=700),
+    )  # fmt: skip
+    before = db.execute(select).fetchall()
+    assert len(before) == 200
+    for missing, bad in (
+        ("impressions", good.replace(b'"impressions": 299, ', b"")),
+        ("impressions", good.replace(b'"impressions": 299, ', b'"impressions": null, ')),
+        ("cost or spend", good.replace(b'"cost": 1.50, "spend": 0, ', b"", 1)),  # in row 0
+    ):
+        assert bad != good
+        rows = SpAdvertisedProductRows(io.BytesIO(bad), chunk_size=700)
+        with pytest.raises(AdsMissingFieldError, match="no row of this document is loaded") as info:
+            replace_ads_advertised_product(
+                db, marketplace=US, profile_id=77, days=days, report_id="bad", rows=rows
+            )
+        assert info.value.field == missing
+        assert db.execute(select).fetchall() == before
+    only_cost = good.replace(b'"spend": 0, ', b"")  # cost alone is enough (spend = cost)
+    n = replace_ads_advertised_product(
+        db, marketplace=US, profile_id=77, days=days, report_id="cost",
+        rows=SpAdvertisedProductRows(io.BytesIO(only_cost), chunk_size=700),
+    )  # fmt: skip
+    assert sum(n.values()) == 200

@@ -10,7 +10,9 @@ rest ``Decimal`` from the literal text (never a float), ids are ``int`` (a strin
 ``"144158449488730278"`` is converted exactly), money and ratios are ``Decimal``.
 
 Unknown keys (columns Amazon added, or another report type's columns) are not fatal: they are counted in
-:attr:`SpAdvertisedProductRows.unknown_keys` so the caller can log or surface schema drift.
+:attr:`SpAdvertisedProductRows.unknown_keys` so the caller can log or surface schema drift. A row without a
+value for a column the marts need (``ADS_REQUIRED_COLUMNS``) fails the document (``AdsMissingFieldError``
+naming the column, the row and the document), in the fast path too: the loader then writes nothing.
 
 The loader reads the same iterator through :meth:`SpAdvertisedProductRows.literal_batches` (tuples, numbers
 kept as their literal text, no dict and no Decimal per row) when it is handed the iterator itself.
@@ -32,8 +34,8 @@ import msgspec
 from msgspec.structs import astuple
 
 from chalkola_pipelines.amazon.documents import document_name
-from chalkola_pipelines.amazon.errors import AdsReportFormatError
-from chalkola_pipelines.amazon.report_columns import SP_ADVERTISED_PRODUCT_COLUMNS
+from chalkola_pipelines.amazon.errors import AdsMissingFieldError, AdsReportFormatError
+from chalkola_pipelines.amazon.report_columns import ADS_REQUIRED_COLUMNS, SP_ADVERTISED_PRODUCT_COLUMNS
 
 CHUNK_SIZE = 1 << 20
 _DIGITS = re.compile(r"\d+")
@@ -128,24 +130,59 @@ _TUPLE_OF = operator.itemgetter(*ROW_KEYS)
 # literals are ``int`` (any size), other numbers reach ``Decimal`` as their literal text (float_hook), a
 # float is never built. Decimal columns are decoded untyped and their types checked once per batch
 # (a typed ``Decimal`` field would also accept a JSON string). Anything the fast path does not accept
-# as is (a string id, an unknown key, a wrong type, a missing date) sends the slice through ``_convert``,
-# which applies the documented conversions or raises the error naming the row and column.
+# as is (a string id, an unknown key, a wrong type, a missing required column) sends the slice through
+# ``_convert``, which applies the documented conversions or raises the error naming the row and column.
 _FAST_TYPES: dict[str, Any] = {"date": date | None, "text": str | None, "id": int | None, "int": int | None}
-_FastRow = msgspec.defstruct(
-    "_FastRow",
-    [(c.name, _FAST_TYPES.get(c.kind, Any), None) for c in SP_ADVERTISED_PRODUCT_COLUMNS],
-    forbid_unknown_fields=True,
-    gc=False,
-)
-_FAST_DECODER = msgspec.json.Decoder(list[_FastRow], float_hook=Decimal)
-# For literal_batches(), non-integer numbers stay their literal text (msgspec.Raw): no Decimal is built
-_FAST_LITERAL_DECODER = msgspec.json.Decoder(list[_FastRow], float_hook=msgspec.Raw)
+_REQUIRED_TYPES: dict[str, Any] = {"date": date, "text": str, "id": int, "int": int}  # no None: null fails
 _SLOW_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _DECIMAL_NAMES = tuple(c.name for c in SP_ADVERTISED_PRODUCT_COLUMNS if c.kind == "decimal")
 _DECIMAL_INDEXES = tuple(i for i, c in enumerate(SP_ADVERTISED_PRODUCT_COLUMNS) if c.kind == "decimal")
 _DECIMAL_VALUES = operator.attrgetter(*_DECIMAL_NAMES)
 _DECIMAL_OK = frozenset({Decimal, msgspec.Raw, int, type(None)})
 _DATE_VALUE = operator.attrgetter("date")
+_COLUMN_OF = {c.name: c.column for c in SP_ADVERTISED_PRODUCT_COLUMNS}
+
+
+class _Required:
+    """The required columns (``ADS_REQUIRED_COLUMNS``; ``date`` only for DAILY reports) and the fast-path
+    decoders that enforce them: a required date / text / id / int column is a required struct field of its
+    type (absent or null fails in C, and the slice goes row by row, which names the row); required decimal
+    columns (decoded untyped) and groups ("cost or spend") are checked once per batch, in C (``None in``)."""
+
+    def __init__(self, require_date: bool, require_columns: bool) -> None:
+        groups = ADS_REQUIRED_COLUMNS if require_columns else (("date",),)
+        self.groups = tuple(g for g in groups if require_date or g != ("date",))
+        self.row_groups = tuple(tuple(_COLUMN_OF[name] for name in g) for g in self.groups)
+        singles = {g[0] for g in self.groups if len(g) == 1}
+        spec = [
+            (c.name, _REQUIRED_TYPES[c.kind])
+            if c.name in singles and c.kind != "decimal"
+            else (c.name, _FAST_TYPES.get(c.kind, Any), None)
+            for c in SP_ADVERTISED_PRODUCT_COLUMNS
+        ]
+        row = msgspec.defstruct("_FastRow", spec, kw_only=True, forbid_unknown_fields=True, gc=False)
+        self.decoder = msgspec.json.Decoder(list[row], float_hook=Decimal)
+        # for literal_batches(), non-integer numbers stay their literal text (msgspec.Raw): no Decimal is built
+        self.literal_decoder = msgspec.json.Decoder(list[row], float_hook=msgspec.Raw)
+        kinds = {c.name: c.kind for c in SP_ADVERTISED_PRODUCT_COLUMNS}
+        checked = [g for g in self.groups if len(g) > 1 or kinds[g[0]] == "decimal"]
+        # attrgetter of one name gives the value, of several a tuple: each compared with its "all null"
+        self.checks = tuple(
+            (operator.attrgetter(*g), None if len(g) == 1 else (None,) * len(g)) for g in checked
+        )
+
+    def batch_ok(self, structs: list[Any]) -> bool:
+        return all(null not in map(get, structs) for get, null in self.checks)
+
+    def missing(self, row: dict[str, Any]) -> str | None:
+        """The first required column (or group, "cost or spend") without a value in ``row``."""
+        for names, columns in zip(self.groups, self.row_groups, strict=True):
+            if all(row[c] is None for c in columns):
+                return " or ".join(names)
+        return None
+
+
+_REQUIRED = {(d, c): _Required(d, c) for d in (True, False) for c in (True, False)}
 _NEXT_TOKEN = re.compile(rb"[ \t\r\n]*.", re.S)  # whitespace, then the next character
 _MAX_CUT_FAILURES = 4
 
@@ -209,16 +246,24 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
     as text (what a loader uses).
     """
 
-    def __init__(self, stream: BinaryIO, *, require_date: bool = True, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        require_date: bool = True,
+        require_columns: bool = True,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
         self.rows = 0
         self.unknown_keys: Counter[str] = Counter()
         self._source = document_name(stream)
         self._require_date = require_date
+        self._required = _REQUIRED[(require_date, require_columns)]
         self.rows_per_day: Counter[date | None] = Counter()
         self._batches = self._counted(self._generate(stream, chunk_size))
         self._pending: Iterator[tuple[Any, ...]] = iter(())
         self._started = False
-        self._fast_decoder = _FAST_DECODER
+        self._fast_decoder = self._required.decoder
 
     def __iter__(self) -> SpAdvertisedProductRows:
         return self
@@ -257,7 +302,7 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         number may be ``msgspec.Raw``, its literal text exactly as it came (no Decimal is built for it).
         Shares the position with ``next()``."""
         self._started = True
-        self._fast_decoder = _FAST_LITERAL_DECODER  # numbers stay the literals they came in
+        self._fast_decoder = self._required.literal_decoder  # numbers stay the literals they came in
         rest = list(self._pending)
         self._pending = iter(())
         if rest:
@@ -276,6 +321,15 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         return AdsReportFormatError(
             f"Ads spAdvertisedProduct report document{where}: {message}. Keep the archived document for "
             "investigation; re-running the partition requests and downloads a new report."
+        )
+
+    def _missing(self, column: str, message: str) -> AdsMissingFieldError:
+        where = f" {self._source}" if self._source else ""
+        return AdsMissingFieldError(
+            f"Ads spAdvertisedProduct report document{where}: {message}; no row of this document is loaded.",
+            field=column,
+            row=f"row {self.rows}",
+            document=self._source,
         )
 
     # -- reading -------------------------------------------------------------------------------------
@@ -355,8 +409,8 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
         kinds = set(map(type, chain.from_iterable(map(_DECIMAL_VALUES, structs))))
         if not kinds <= _DECIMAL_OK:
             return None  # text, bool, object...: the row-by-row path names the row and column
-        if self._require_date and None in map(_DATE_VALUE, structs):
-            return None
+        if not self._required.batch_ok(structs):
+            return None  # the row-by-row path names the row and the column
         self.rows += len(structs)
         return _Batch(structs=structs, int_decimals=int in kinds or msgspec.Raw in kinds)
 
@@ -395,22 +449,31 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
             except ValueError as exc:
                 raise self._fail(f"row {self.rows}, column {key}: {exc}") from None
         if self._require_date and out["report_date"] is None:
-            raise self._fail(
-                f"row {self.rows} has no date (a DAILY spAdvertisedProduct report carries one per row)"
+            raise self._missing(
+                "date",
+                f"row {self.rows} has no date (a DAILY spAdvertisedProduct report carries one per row)",
+            )
+        missing = self._required.missing(out)
+        if missing is not None:
+            raise self._missing(
+                missing,
+                f"row {self.rows} (counting from 0) has no {missing}, a column the marts need "
+                "(amazon.report_columns.ADS_REQUIRED_COLUMNS)",
             )
         self.rows += 1
         return out
 
 
 def iter_sp_advertised_product_rows(
-    stream: BinaryIO, *, require_date: bool = True
+    stream: BinaryIO, *, require_date: bool = True, require_columns: bool = True
 ) -> SpAdvertisedProductRows:
     """Stream the rows of an spAdvertisedProduct document (decompressed, see :func:`open_document`).
 
     Each row has every ``SP_ADVERTISED_PRODUCT_COLUMNS`` column (missing → None; ``date`` becomes
     ``report_date``). The returned iterator's ``unknown_keys`` counts keys that are not report columns.
     Raises :class:`AdsReportFormatError` for truncated/invalid JSON, a top level that is not an array, a
-    value of the wrong type (e.g. an id that is not an integer) or, with ``require_date`` (DAILY reports),
-    a row without ``date``.
+    value of the wrong type (e.g. an id that is not an integer); :class:`AdsMissingFieldError` (a subclass)
+    for a row without ``date`` (``require_date``: DAILY reports) or, with ``require_columns``, without a
+    value of an ``ADS_REQUIRED_COLUMNS`` column (off only for documents that are not v3 reports of the marts).
     """
-    return SpAdvertisedProductRows(stream, require_date=require_date)
+    return SpAdvertisedProductRows(stream, require_date=require_date, require_columns=require_columns)

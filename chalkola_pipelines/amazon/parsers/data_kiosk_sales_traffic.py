@@ -35,9 +35,14 @@ import msgspec
 from msgspec.structs import astuple
 
 from chalkola_pipelines.amazon.documents import document_name
-from chalkola_pipelines.amazon.errors import SalesTrafficFormatError
+from chalkola_pipelines.amazon.errors import SalesTrafficFormatError, SalesTrafficMissingFieldError
 from chalkola_pipelines.amazon.parsers.sales_traffic import SalesTrafficDocument
-from chalkola_pipelines.amazon.report_columns import ST_BY_ASIN_FIELDS, ST_BY_DATE_FIELDS, ReportField
+from chalkola_pipelines.amazon.report_columns import (
+    ST_BY_ASIN_FIELDS,
+    ST_BY_DATE_FIELDS,
+    ST_REQUIRED_FIELDS,
+    ReportField,
+)
 
 DocumentKind = Literal["trends", "by_date", "by_asin"]
 _ROOTS = {
@@ -52,8 +57,11 @@ _Entry = tuple[str, str, str, bool]
 
 
 def _entries(fields: tuple[ReportField, ...], section: str) -> tuple[_Entry, ...]:
+    """The SDL marks the report schema's required fields non-null (tests/parsers check it)."""
     return tuple(
-        (f.name, f.column, f.kind, not f.name.endswith("B2B")) for f in fields if f.section == section
+        (f.name, f.column, f.kind, (f.section, f.name) in ST_REQUIRED_FIELDS)
+        for f in fields
+        if f.section == section
     )
 
 
@@ -194,6 +202,18 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
             "investigation and re-run the partition (a new query is created) once the cause is known."
         )
 
+    def missing(self, line: int, field: str) -> SalesTrafficMissingFieldError:
+        """A field the SDL declares non-null is absent (or null) on ``line``: the document is refused."""
+        where = f" {self.source}" if self.source else ""
+        return SalesTrafficMissingFieldError(
+            f"Data Kiosk {_ROOTS[self.kind]} document{where} line {line}: required field {field} is missing "
+            "(non-null in the official schema analytics_salesAndTraffic_2024_04_24); no record of this "
+            "document is loaded.",
+            field=field,
+            row=f"line {line}",
+            document=self.source,
+        )
+
     def unknown(self, obj: dict[str, Any], known: frozenset[str], prefix: str) -> None:
         if obj.keys() <= known:
             return
@@ -305,7 +325,7 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
     def day(self, obj: dict[str, Any], key: str, n: int) -> date:
         value = obj.get(key)
         if value is None:
-            raise self.fail(n, f"required field {key} is missing")
+            raise self.missing(n, key)
         try:
             return date.fromisoformat(value)
         except (TypeError, ValueError):
@@ -315,7 +335,7 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
         value = obj.get(key)
         if value is None:
             if required:
-                raise self.fail(n, f"required field {key} is missing")
+                raise self.missing(n, key)
             return ""
         if type(value) is not str or (required and not value):
             raise self.fail(n, f"{key} must be a non-empty string, got {value!r}")
@@ -331,16 +351,17 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
         n: int,
     ) -> None:
         block = obj.get(name)
+        if block is None:
+            raise self.missing(n, name)
         if type(block) is not dict:
-            what = "is missing" if block is None else f"must be an object, got {type(block).__name__}"
-            raise self.fail(n, f"required field {name} {what}")
+            raise self.fail(n, f"{name} must be an object, got {type(block).__name__}")
         self.unknown(block, _KNOWN_SECTION_KEYS[(self.kind, name)], name)
         for field, column, kind, required in entries:
             value = block.get(field)
             path = f"{name}.{field}"
             if value is None:
                 if required:
-                    raise self.fail(n, f"required field {path} is missing")
+                    raise self.missing(n, path)
                 out[column] = None
             elif kind == "money":
                 out[column] = self.amount(value, currencies, path, n)
@@ -368,10 +389,12 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
             raise self.fail(n, f"{path} must be an Amount object, got {value!r}")
         self.unknown(value, _AMOUNT_KEYS, path)
         currency = value.get("currencyCode")
+        if currency is None:
+            raise self.missing(n, f"{path}.currencyCode")
         if type(currency) is not str or not currency:
-            raise self.fail(n, f"required field {path}.currencyCode is missing or not a currency code")
+            raise self.fail(n, f"{path}.currencyCode must be a currency code, got {currency!r}")
         if value.get("amount") is None:
-            raise self.fail(n, f"required field {path}.amount is missing")
+            raise self.missing(n, f"{path}.amount")
         currencies.add(currency)
         return self.number(value["amount"], f"{path}.amount", n)
 

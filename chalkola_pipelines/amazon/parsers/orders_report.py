@@ -21,10 +21,13 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from chalkola_pipelines.amazon.documents import document_name
-from chalkola_pipelines.amazon.errors import OrderReportFormatError
+from chalkola_pipelines.amazon.errors import OrderReportFormatError, OrderReportMissingFieldError
 from chalkola_pipelines.amazon.parsers.order_values import CONVERTERS, looks_japanese
 from chalkola_pipelines.amazon.report_columns import (
     ORDER_REPORT_COLUMNS,
+    ORDER_REPORT_REQUIRED_HEADERS,
+    ORDER_REPORT_REQUIRED_VALUES,
+    ORDER_REPORT_REQUIRED_WITH,
     OrderReportColumn,
     order_report_header_action,
 )
@@ -35,9 +38,11 @@ if TYPE_CHECKING:  # imported when first used: ~80 MB that other importers of th
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_HEADERS: tuple[str, ...] = ("amazon-order-id", "purchase-date", "asin", "quantity")
-# Headers whose value may not be blank on a data row (an item needs its order and its instant).
-REQUIRED_VALUES: frozenset[str] = frozenset({"amazon-order-id", "purchase-date"})
+REQUIRED_VALUES: frozenset[str] = frozenset(ORDER_REPORT_REQUIRED_VALUES)  # never blank on a data row
+_REQUIRED_NOTE = (
+    "a key column of the order report (amazon.report_columns.ORDER_REPORT_REQUIRED_VALUES); no row of this "
+    "document is loaded."
+)
 
 _COLUMNS_BY_HEADER: dict[str, OrderReportColumn] = {c.header: c for c in ORDER_REPORT_COLUMNS}
 
@@ -101,6 +106,7 @@ def _iter_rows(
     extras: list[tuple[int, str]] = []
     absent: list[str] = []
     required: list[tuple[int, str]] = []
+    required_with: list[tuple[int, int, str, str]] = []
     text_plan: list[tuple[int, str]] = []
     text_columns: list[str] = []
     text_values: Callable[[list[str]], Sequence[str]] = lambda fields: ()  # noqa: E731
@@ -117,6 +123,7 @@ def _iter_rows(
             plan, extras, absent, drift = _plan(header, line_no, source)
             on_drift(drift)
             required = [(index, name) for index, _, _, name in plan if name in REQUIRED_VALUES]
+            required_with = _required_with(header)
             text_plan = [(index, column) for index, column, convert, _ in plan if convert is str]
             text_columns = [column for _, column in text_plan]
             text_values = _getter([index for index, _ in text_plan])
@@ -145,7 +152,13 @@ def _iter_rows(
             fields.extend([""] * (len(header) - len(fields)))
         for index, name in required:
             if not fields[index].strip():
-                raise OrderReportFormatError(line_no, f"{name} is blank{_where(source)}")
+                raise OrderReportMissingFieldError(
+                    line_no, f"{name} is blank{_where(source)}: {_REQUIRED_NOTE}", field=name, document=source
+                )
+        for index, needed_index, name, needed in required_with:
+            if fields[index].strip() and not fields[needed_index].strip():
+                reason = f"{needed} is blank but {name} has a value{_where(source)}: {_REQUIRED_NOTE}"
+                raise OrderReportMissingFieldError(line_no, reason, field=needed, document=source)
         row: dict[str, Any] = dict.fromkeys(absent) if absent else {}
         if text_plan:  # text columns in bulk: blank → None
             row.update(zip(text_columns, [v.strip() or None for v in text_values(fields)], strict=True))
@@ -191,6 +204,14 @@ def _where(source: str | None) -> str:
     return f" (in {source})" if source else ""
 
 
+def _required_with(header: list[str]) -> list[tuple[int, int, str, str]]:
+    """(index, index of the column it needs, name, needed name) of ``ORDER_REPORT_REQUIRED_WITH``."""
+    return [
+        (header.index(name), header.index(needed), name, needed)
+        for name, needed in ORDER_REPORT_REQUIRED_WITH
+    ]
+
+
 def _plan(
     header: list[str], line_no: int, source: str | None
 ) -> tuple[list[tuple[int, str, Any, str]], list[tuple[int, str]], list[str], list[str]]:
@@ -200,12 +221,14 @@ def _plan(
         if name and name in seen:
             raise OrderReportFormatError(line_no, f"header {_clip(repr(name))} appears twice{_where(source)}")
         seen.add(name)
-    missing = [h for h in REQUIRED_HEADERS if h not in seen]
+    missing = [h for h in ORDER_REPORT_REQUIRED_HEADERS if h not in seen]
     if missing:
-        raise OrderReportFormatError(
+        raise OrderReportMissingFieldError(
             line_no,
             f"required header(s) {', '.join(missing)} missing{_where(source)}; found: {_clip(', '.join(header))}. "
             "Is this a GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL document?",
+            field=", ".join(missing),
+            document=source,
         )
     plan: list[tuple[int, str, Any, str]] = []
     extras: list[tuple[int, str]] = []
@@ -394,6 +417,7 @@ def _layout(
 
 
 _KINDS = {c.column: c.kind for c in ORDER_REPORT_COLUMNS}
+_REQUIRED_COLUMNS = frozenset(c.column for c in ORDER_REPORT_COLUMNS if c.header in REQUIRED_VALUES)
 _BLOCK_BYTES = 1 << 20
 
 
@@ -424,6 +448,8 @@ def _arrow_blocks(layout: _Layout) -> Iterator[OrderReportBatch]:
     )
     bool_true, bool_values = pa.array(_BOOL_TRUE), pa.array(_BOOL_VALUES)
     headers = [header for *_, header in plan] + [header for _, header in extras]
+    position = {header: i for i, header in enumerate(headers)}  # in ``columns`` below
+    required_with = [(position[a], position[b], a, b) for a, b in ORDER_REPORT_REQUIRED_WITH]
     for batch in reader:
         if invalid:
             raise _UseRowParser(f"{len(invalid)} line(s) with another field count")
@@ -434,8 +460,8 @@ def _arrow_blocks(layout: _Layout) -> Iterator[OrderReportBatch]:
         for index, column, _, _ in plan:
             value = pc.utf8_trim_whitespace(batch.column(names[index]))  # = str.strip() (a test checks it)
             blank = pc.equal(value, "")
-            if column in ("amazon_order_id", "purchase_date") and pc.any(blank).as_py():
-                raise _UseRowParser(f"{column}: a blank value")
+            if column in _REQUIRED_COLUMNS and pc.any(blank).as_py():
+                raise _UseRowParser(f"{column}: a blank value")  # the row-by-row parser names the line
             value = pc.if_else(blank, pa.scalar(None, pa.string()), value)
             kind = _KINDS[column]
             if kind == "money":
@@ -457,6 +483,9 @@ def _arrow_blocks(layout: _Layout) -> Iterator[OrderReportBatch]:
                     purchase_micros = instants.cast(pa.int64()).to_numpy()
             columns.append(value)
         columns.extend(batch.column(names[index]) for index, _ in extras)
+        for index, needed_index, name, needed in required_with:
+            if pc.any(pc.and_(pc.is_valid(columns[index]), pc.is_null(columns[needed_index]))).as_py():
+                raise _UseRowParser(f"{needed}: blank where {name} has a value")
         assert purchase_micros is not None  # purchase-date is a required header
         yield OrderReportBatch(pa.RecordBatch.from_arrays(columns, names=headers), purchase_micros)
     if invalid:

@@ -22,17 +22,18 @@ import msgspec
 from msgspec.structs import astuple
 
 from chalkola_pipelines.amazon.documents import document_name
-from chalkola_pipelines.amazon.errors import SalesTrafficFormatError
-from chalkola_pipelines.amazon.report_columns import ST_BY_ASIN_FIELDS, ST_BY_DATE_FIELDS, ReportField
+from chalkola_pipelines.amazon.errors import SalesTrafficFormatError, SalesTrafficMissingFieldError
+from chalkola_pipelines.amazon.report_columns import (
+    ST_BY_ASIN_FIELDS,
+    ST_BY_DATE_FIELDS,
+    ST_REQUIRED_FIELDS,
+    ReportField,
+)
 
 BY_DATE_KEY = "salesAndTrafficByDate"
 BY_ASIN_KEY = "salesAndTrafficByAsin"
 
-# The official schema marks every non-B2B metric as required and every *B2B metric as optional
-# (B2B fields are only populated for B2B sellers). tests/parsers check this against the schema file.
-REQUIRED_FIELD_NAMES: frozenset[tuple[str, str]] = frozenset(
-    (f.section, f.name) for f in ST_BY_DATE_FIELDS + ST_BY_ASIN_FIELDS if not f.name.endswith("B2B")
-)
+REQUIRED_FIELD_NAMES = ST_REQUIRED_FIELDS  # (section, field): tests/parsers check it against the schema file
 REPORT_SPECIFICATION_KEYS = frozenset(
     {"reportType", "reportOptions", "dataStartTime", "dataEndTime", "marketplaceIds"}
 )
@@ -84,6 +85,18 @@ class _Parser:
             "the partition (a new report is requested) once the cause is known."
         )
 
+    def missing(self, row: str, field: str) -> SalesTrafficMissingFieldError:
+        """A field the official schema requires is absent (or null) in ``row``: the document is refused."""
+        where = f" {self.source}" if self.source else ""
+        path = f"{row}.{field}" if row else field
+        return SalesTrafficMissingFieldError(
+            f"sales and traffic report document{where}: required field {path} is missing (the official "
+            "schema sellerSalesAndTrafficReport.json requires it); no row of this document is loaded.",
+            field=field,
+            row=row or "the document",
+            document=self.source,
+        )
+
     def note_unknown(self, obj: dict, known: frozenset[str] | set[str], prefix: str) -> None:
         if obj.keys() <= known:  # the common case, checked in C
             return
@@ -113,9 +126,10 @@ class _Parser:
         schema_path: str,
     ) -> None:
         obj = row.get(section)
+        if obj is None:
+            raise self.missing(path, section)
         if type(obj) is not dict:
-            what = "is missing" if obj is None else f"must be an object, got {type(obj).__name__}"
-            raise self.fail(f"{path}.{section} {what}")
+            raise self.fail(f"{path}.{section} must be an object, got {type(obj).__name__}")
         self.note_unknown(obj, _KNOWN_KEYS[section], f"{schema_path}.{section}")
         get = obj.get
         # Fast paths inline (the common, well-typed case); paths are only formatted for an error.
@@ -123,7 +137,7 @@ class _Parser:
             value = get(name)
             if value is None:
                 if required:
-                    raise self.fail(f"required field {path}.{section}.{name} is missing")
+                    raise self.missing(path, f"{section}.{name}")
                 out[column] = None
             elif kind == "money":
                 if (
@@ -154,8 +168,10 @@ class _Parser:
         if not isinstance(value, dict):
             raise self.fail(f"{fpath} must be an Amount object, got {value!r}")
         self.note_unknown(value, AMOUNT_KEYS, schema_path)
-        if "amount" not in value or "currencyCode" not in value:
-            raise self.fail(f"{fpath} must have amount and currencyCode, got {value!r}")
+        for key in ("amount", "currencyCode"):
+            if value.get(key) is None:
+                row, _, name = fpath.partition(".")
+                raise self.missing(row, f"{name}.{key}")
         currency = value["currencyCode"]
         if not isinstance(currency, str) or not currency:
             raise self.fail(f"{fpath}.currencyCode must be a currency code, got {currency!r}")
@@ -175,7 +191,7 @@ class _Parser:
         self.note_unknown(row, BY_DATE_ROW_KEYS, BY_DATE_KEY)
         raw_date = row.get("date")
         if raw_date is None:
-            raise self.fail(f"required field {path}.date is missing")
+            raise self.missing(path, "date")
         try:
             report_date = date.fromisoformat(raw_date)
         except (TypeError, ValueError):
@@ -201,7 +217,7 @@ class _Parser:
             value = row.get(key)
             if value is None:
                 if required:
-                    raise self.fail(f"required field {path}.{key} is missing")
+                    raise self.missing(path, key)
                 value = ""
             elif not isinstance(value, str):
                 raise self.fail(f"{path}.{key} must be a string, got {value!r}")
@@ -217,7 +233,7 @@ class _Parser:
             raise self.fail(f"the document must be a JSON object, got {type(data).__name__}")
         for key in ("reportSpecification", BY_DATE_KEY, BY_ASIN_KEY):
             if key not in data:
-                raise self.fail(f"required field {key} is missing")
+                raise self.missing("", key)
         self.note_unknown(data, {"reportSpecification", BY_DATE_KEY, BY_ASIN_KEY}, "")
         spec = data["reportSpecification"]
         self.check_specification(spec)
