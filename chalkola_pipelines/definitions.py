@@ -61,4 +61,12 @@ def build_definitions(environ: Mapping[str, str] = os.environ) -> dg.Definitions
     )
 
 
-defs = build_definitions()
+def _load() -> dg.Definitions:
+    from chalkola_pipelines.defs.launch_guard import check_cli_launch
+
+    marketplaces = configured_marketplaces()
+    check_cli_launch(daily_marketplace_partitions(marketplaces, history_start_date()))
+    return build_definitions()
+
+
+defs = _load()

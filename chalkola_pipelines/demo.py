@@ -273,15 +273,18 @@ def _check_demo_window(marketplaces: Sequence[Marketplace], days: int) -> None:
 
 
 def _check_deploy_settings() -> None:
-    """What `chalkola setup` can check before a run would trip on it: the marketplaces, the history start and,
-    against real Amazon, that every marketplace's region has credentials."""
-    from chalkola_pipelines.config_errors import check_amazon_settings
+    """What `chalkola setup` can check before a run would trip on it: the marketplaces, the history start,
+    against real Amazon that every marketplace's region has credentials, and that Login With Amazon accepts
+    every credential set that is configured (a refused one: one line naming its variable)."""
+    from chalkola_pipelines.config_errors import check_amazon_settings, check_lwa_credentials
     from chalkola_pipelines.defs.partitions import configured_marketplaces, history_start_date
 
     marketplaces = configured_marketplaces()
     history_start_date()
     if not (os.environ.get("CHALKOLA_AMAZON_SIMULATOR") or "").strip():
         check_amazon_settings(marketplaces)
+    for warning in check_lwa_credentials(marketplaces):
+        print(f"chalkola setup: warning: {warning}", file=sys.stderr)
 
 
 def _redacted(url: str) -> str:
