@@ -190,7 +190,7 @@ class LwaTokenProvider:
         code, description = error_details(response.content)
         token = self.token_env or f"the {self.label}"
         client = " / ".join(self.client_env) if self.client_env else "the LWA client id / client secret"
-        of_token = f", the {self.label}," if self.token_env else ""
+        of_token = f", the {self.label}" if self.token_env else ""
         why = f"HTTP {response.status_code} {code or 'no error code'}: {description}"
         if code == "invalid_client":
             names = self.client_env or ()
