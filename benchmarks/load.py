@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import dagster as dg
 
     from chalkola_pipelines.defs.jobs import POOLS, ensure_pool_limits
+    from chalkola_pipelines.demo import DAGSTER_PROCESS_ENV
     from chalkola_pipelines.simulator.credentials import simulator_environment
     from chalkola_pipelines.simulator.server import run_in_thread
     from chalkola_pipelines.warehouse.postgres import database_url
@@ -189,6 +190,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "CHALKOLA_SP_REPORT_POLL_SECONDS": repr(1.0 / args.time_scale),
                 "CHALKOLA_ADS_REPORT_POLL_SECONDS": repr(5.0 / args.time_scale),
             }
+            env.update(
+                {k: os.environ.get(k) or v for k, v in DAGSTER_PROCESS_ENV.items()}
+            )  # as deployments do
             env.pop("DAGSTER_PG_URL", None)
             instance = dg.DagsterInstance.from_config(str(home))
             ensure_pool_limits(instance)
