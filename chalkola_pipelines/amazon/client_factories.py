@@ -42,7 +42,7 @@ def sp_http_client(
     return _http_client(
         "sp", region, credentials, token_url=ep.sp_lwa_token_url, base_url=ep.sp_api_base_urls[region],
         label=f"SP-API {region.upper()} refresh token",
-        env_hint=f"SP_REFRESH_TOKEN_{region.upper()}, SP_LWA_CLIENT_ID, SP_LWA_CLIENT_SECRET",
+        token_env=f"SP_REFRESH_TOKEN_{region.upper()}", client_env=("SP_LWA_CLIENT_ID", "SP_LWA_CLIENT_SECRET"),
         rate_limiter=rate_limiter, retry=retry, client=client, sleep=sleep, quota_time_scale=ep.quota_time_scale,
     )  # fmt: skip
 
@@ -66,7 +66,7 @@ def ads_http_client(
     return _http_client(
         "ads", region, credentials, token_url=ep.ads_lwa_token_urls[region], base_url=ep.ads_api_base_urls[region],
         label=f"Ads API {region.upper()} refresh token",
-        env_hint=f"ADS_REFRESH_TOKEN_{region.upper()}, ADS_CLIENT_ID, ADS_CLIENT_SECRET",
+        token_env=f"ADS_REFRESH_TOKEN_{region.upper()}", client_env=("ADS_CLIENT_ID", "ADS_CLIENT_SECRET"),
         rate_limiter=rate_limiter, retry=retry, client=client, sleep=sleep, quota_time_scale=ep.quota_time_scale,
     )  # fmt: skip
 
@@ -79,7 +79,8 @@ def _http_client(
     token_url: str,
     base_url: str,
     label: str,
-    env_hint: str,
+    token_env: str,
+    client_env: tuple[str, str],
     rate_limiter: RateLimiter | None,
     retry: RetryPolicy | None,
     client: httpx.Client | None,
@@ -90,7 +91,13 @@ def _http_client(
 
     http = client or httpx.Client(timeout=DEFAULT_TIMEOUT)
     tokens = LwaTokenProvider(
-        credentials, token_url, label=label, env_hint=env_hint, client=http, sleep=sleep
+        credentials,
+        token_url,
+        label=label,
+        token_env=token_env,
+        client_env=client_env,
+        client=http,
+        sleep=sleep,
     )
     out = AmazonHttpClient(
         api=api,

@@ -40,7 +40,15 @@ class AmazonApiError(AmazonError):
 
 
 class AmazonAuthError(AmazonError):
-    """Login With Amazon refused a credential set (invalid_grant, invalid_client, ...)."""
+    """Login With Amazon refused a credential set (invalid_grant, invalid_client, ...) or could not be asked.
+
+    ``code`` is LWA's error code when it refused (None when it was unreachable or a variable is missing);
+    ``variables`` names the environment variables to fix (names only, never values)."""
+
+    def __init__(self, message: str, *, code: str | None = None, variables: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.code = code
+        self.variables = variables
 
 
 class ReportFatalError(AmazonError):

@@ -67,8 +67,9 @@ def _key_lock(key: tuple[str, str, str]) -> threading.Lock:
 class LwaTokenProvider:
     """Access tokens for one credential set at one LWA token URL.
 
-    ``label`` names the credential set in errors, e.g. "SP-API EU refresh token"; ``env_hint`` names the
-    environment variables that hold it (shown in errors, never their values).
+    ``label`` names the credential set in errors, e.g. "SP-API EU refresh token"; ``token_env`` and
+    ``client_env`` name the environment variables of the refresh token and of the app's client id / secret, so
+    that a refusal names the one(s) to fix (names only, never values).
     """
 
     def __init__(
@@ -77,7 +78,8 @@ class LwaTokenProvider:
         token_url: str,
         *,
         label: str = "LWA refresh token",
-        env_hint: str | None = None,
+        token_env: str | None = None,
+        client_env: tuple[str, str] | None = None,
         client: httpx.Client | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -86,7 +88,8 @@ class LwaTokenProvider:
         self.credentials = credentials
         self.token_url = token_url
         self.label = label
-        self.env_hint = env_hint
+        self.token_env = token_env
+        self.client_env = client_env
         self._client = client or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
         self._retry = retry or RetryPolicy(max_attempts=5, max_total_seconds=120.0)
         self._sleep = sleep
@@ -168,7 +171,7 @@ class LwaTokenProvider:
                 )
             ) from None
         if response.status_code != 200:
-            raise AmazonAuthError(self._redact(self._refusal_message(response)))
+            raise self._refusal(response)
         try:
             body = parse_json(response.content)
             token = str(body["access_token"])
@@ -182,24 +185,37 @@ class LwaTokenProvider:
             expires_in = DEFAULT_EXPIRES_IN
         return token, expires_in
 
-    def _refusal_message(self, response: httpx.Response) -> str:
+    def _refusal(self, response: httpx.Response) -> AmazonAuthError:
+        """One line naming the variable(s) Amazon refused, for which credential set, and what to do."""
         code, description = error_details(response.content)
-        what = {
-            "invalid_grant": (
-                f"the {self.label} is invalid, expired or revoked (or was issued to another app). "
-                "Re-authorize the app for this seller and region, then update the refresh token variable"
-            ),
-            "invalid_client": (
-                f"the LWA client id/secret used with the {self.label} were refused. "
-                "Check the client id and client secret of the app (they may have been rotated)"
-            ),
-            "unauthorized_client": (
-                f"the app is not authorized for the {self.label}. Check the app's registration and roles"
-            ),
-        }.get(code or "", f"check the credentials of the {self.label}")
-        if self.env_hint:
-            what = f"{what} (environment: {self.env_hint})"
-        return (
-            f"Login With Amazon refused the {self.label} (HTTP {response.status_code}, {code or 'no code'}: "
-            f"{description}): {what}."
-        )
+        token = self.token_env or f"the {self.label}"
+        client = " / ".join(self.client_env) if self.client_env else "the LWA client id / client secret"
+        of_token = f", the {self.label}" if self.token_env else ""
+        why = f"HTTP {response.status_code} {code or 'no error code'}: {description}"
+        if code == "invalid_client":
+            names = self.client_env or ()
+            text = (
+                f"Login With Amazon refused {client} (the app's LWA client id and client secret, used with the "
+                f"{self.label}; {why}): set both to the app's current LWA credentials (Developer Central → the "
+                "app → LWA credentials; they may have been rotated), then re-run."
+            )
+        elif code == "invalid_grant":
+            names = (self.token_env,) if self.token_env else ()
+            text = (
+                f"Login With Amazon refused {token}{of_token} ({why}): it is invalid, revoked or was issued to "
+                f"another app. Have the seller re-authorize the app for this region and put the new refresh "
+                f"token in {token}, then re-run."
+            )
+        else:
+            names = tuple(n for n in (self.token_env, *(self.client_env or ())) if n)
+            fix = (
+                "the app is not authorized for this grant: check the app's registration and roles"
+                if code == "unauthorized_client"
+                else "check the credentials"
+            )
+            text = (
+                f"Login With Amazon refused the {self.label} ({why}): {fix} "
+                f"({', '.join(names) or 'the LWA credentials'}), then re-run."
+            )
+        return AmazonAuthError(self._redact(" ".join(text.split())), code=code or str(response.status_code),
+                               variables=names)  # fmt: skip

@@ -22,7 +22,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from chalkola_pipelines.amazon.errors import AmazonError
+from chalkola_pipelines.amazon.errors import AmazonAuthError, AmazonError
 from chalkola_pipelines.defs.checks import ADS_CHECK_SPECS, ads_within_ordered_sales, rows_match_document
 from chalkola_pipelines.defs.jobs import ADS_PROFILES, ADS_SP_ADVERTISED_PRODUCT, MAX_DAYS_PER_RUN, RAW_GROUP
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
@@ -82,6 +82,7 @@ def ads_profiles(
     marketplaces: dict[str, str] = {}
     request_ids: list[str] = []
     failed: dict[str, str] = {}
+    refused = 0  # regions whose credentials Login With Amazon refused (a setting: retrying cannot help)
     with contextlib.closing(limiter), warehouse.connect() as conn:
         for region in regions:
             try:
@@ -91,6 +92,7 @@ def ads_profiles(
             except AmazonError as exc:  # one region's problem must not hide the others' profiles
                 context.log.error(f"ads profiles {region.upper()}: {exc}")
                 failed[region] = str(exc)
+                refused += isinstance(exc, AmazonAuthError)
                 continue
             n = upsert_ads_profiles(conn, region=region, profiles=profiles, request_id=request_id)
             total += n
@@ -105,9 +107,9 @@ def ads_profiles(
         raise dg.Failure(
             description="ads_profiles: listing the profiles failed for "
             + "; ".join(f"region {r.upper()}: {msg}" for r, msg in failed.items())
-            + f". Profiles of the other regions ({loaded}) were stored. Check that region's ADS_REFRESH_TOKEN_* "
-            "and re-run.",
+            + f". Profiles of the other regions ({loaded}) were stored; re-run once fixed.",
             metadata={"rows": total, "failed_regions": ", ".join(r.upper() for r in failed)},
+            allow_retries=refused < len(failed),
         )
     return dg.MaterializeResult(
         metadata={
@@ -240,13 +242,15 @@ def _profile_id(
     context: AssetExecutionContext, conn: Any, client: LazyClient, available: MarketplaceDays
 ) -> int | None:
     """The marketplace's profile (stored, else asked from the API); None, with a warning, if it has none."""
-    from chalkola_pipelines.amazon.errors import AmazonError
+    from chalkola_pipelines.defs.report_errors import auth_failure
 
     mkt = available.marketplace
     profile_id = find_profile_id(conn, mkt)
     if profile_id is None:
         try:
             profile_id = refresh_profiles(conn, client.get(), mkt)
+        except AmazonAuthError as exc:
+            raise auth_failure(f"ads_sp_advertised_product {available.describe()}", exc) from None
         except AmazonError as exc:
             raise dg.Failure(
                 description=f"ads_sp_advertised_product {available.describe()}: listing the Ads profiles of "

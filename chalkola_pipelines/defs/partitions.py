@@ -22,6 +22,7 @@ START_DATE_ENV = "CHALKOLA_START_DATE"
 HISTORY_MONTHS = 24
 DATE_DIM = "date"
 MARKETPLACE_DIM = "marketplace"
+PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
@@ -189,8 +190,53 @@ def _dims(key: str | dg.MultiPartitionKey) -> dict[str, str]:
 
 
 def run_marketplace_days(context: dg.AssetExecutionContext) -> MarketplaceDays:
-    """The marketplace and days of the current run, for single-partition and range runs alike."""
+    """The marketplace and days of the current run, for single-partition and range runs alike.
+
+    A run tagged with keys outside the partitions (launched by hand, e.g. ``dagster job execute --tags``)
+    fails with one line naming the partitions' bounds, never retried (Dagster itself would fail every step
+    with a CheckError traceback)."""
+    from chalkola_pipelines.defs.resources import ConfigurationFailure
+
+    partitions_def = context.assets_def.partitions_def
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        problem = partition_tags_problem(context.run.tags, partitions_def, dt.datetime.now(dt.UTC))
+        if problem:
+            raise ConfigurationFailure(problem)
     return marketplace_days_from_keys(list(context.partition_keys))
+
+
+def partition_tags_problem(
+    tags: Mapping[str, str], partitions_def: dg.MultiPartitionsDefinition, now: dt.datetime
+) -> str | None:
+    """One line saying why the partition key(s) a run is tagged with (``dagster/partition`` or a range) are
+    not partitions of ``partitions_def`` as of ``now`` (before the start, after the newest day, unknown
+    marketplace, malformed); None when they are (or the run names none)."""
+    from chalkola_pipelines.config_errors import ConfigurationError, check_history_window
+
+    keys = [tags[t] for t in (PARTITION_TAG, RANGE_START_TAG, RANGE_END_TAG) if tags.get(t)]
+    if not keys:
+        return None
+    first, last = date_bounds(partitions_def, now)
+    codes = partitions_def.get_partitions_def_for_dimension(MARKETPLACE_DIM).get_partition_keys()
+    what = f"partition {keys[0]}" if len(keys) == 1 else f"the range {keys[-2]}..{keys[-1]}"
+    try:
+        dims = [_dims(key) for key in keys]
+        days = [dt.date.fromisoformat(d[DATE_DIM]) for d in dims]
+    except (PartitionConfigError, ValueError):
+        return f"{what}: a partition key is of the form YYYY-MM-DD|MARKETPLACE, e.g. {last}|US."
+    unknown = sorted({d[MARKETPLACE_DIM] for d in dims} - set(codes))
+    if unknown:
+        return (
+            f"{what}: marketplace {', '.join(unknown)} is not in {MARKETPLACES_ENV} ({','.join(codes)}): "
+            f"add it there or launch one of those."
+        )
+    try:
+        check_history_window(min(days), first, what)
+    except ConfigurationError as exc:
+        return str(exc)
+    if max(days) > last:
+        return f"{what} ends on {max(days)}, after the newest partition {last} (today in UTC): end on {last} or before."
+    return None
 
 
 def range_tags(

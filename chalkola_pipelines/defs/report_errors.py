@@ -61,6 +61,14 @@ def report_failure(
     return dg.Failure(description=" ".join(parts), metadata=values, allow_retries=allow_retries)
 
 
+def auth_failure(what: str, exc: BaseException) -> dg.Failure:
+    """Login With Amazon refused a credential (or could not be asked): '<partitions>: <one line naming the
+    variable and the fix>', as a ``ConfigurationFailure`` (never retried)."""
+    from chalkola_pipelines.defs.resources import ConfigurationFailure
+
+    return ConfigurationFailure(f"{what}: {exc}")
+
+
 #: Words of a FATAL that no retry of the same request can fix (Amazon: "Date range exceeded. Report can be
 #: requested only upto 30 days").
 NEVER_SUCCEEDS = ("date range exceeded",)
@@ -132,6 +140,7 @@ def failures_named(
     from chalkola_pipelines.amazon.errors import (
         AdsReportFailedError,
         AdsReportFormatError,
+        AmazonAuthError,
         AmazonError,
         DataKioskQueryFatalError,
         DocumentCorruptError,
@@ -197,6 +206,9 @@ def failures_named(
             document=current.get("path"),
             todo="The previous rows of these partitions are intact; fix the cause and re-run.",
         ) from exc
+    except AmazonAuthError as exc:
+        # a wrong setting, not this report's problem: one line (no cause chain in the event log), never retried
+        raise auth_failure(what, exc) from None
     except AmazonError as exc:
         raise report_failure(
             what,

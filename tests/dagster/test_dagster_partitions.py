@@ -98,3 +98,48 @@ def test_split_days() -> None:
     assert split_days(dt.date(2026, 1, 1), dt.date(2026, 1, 1), 31) == [
         (dt.date(2026, 1, 1), dt.date(2026, 1, 1))
     ]
+
+
+def test_tagged_partitions_outside_the_partition_set_are_one_line() -> None:
+    from chalkola_pipelines.defs.partitions import partition_tags_problem
+
+    parts = daily_marketplace_partitions(get_marketplace_list("US,JP"), dt.date(2025, 1, 1))
+    now = dt.datetime(2026, 11, 21, 3, tzinfo=dt.UTC)
+    ok = {
+        "dagster/asset_partition_range_start": "2025-01-01|US",
+        "dagster/asset_partition_range_end": "2025-01-31|US",
+    }
+    assert partition_tags_problem(ok, parts, now) is None
+    assert partition_tags_problem({"dagster/partition": "2026-11-21|JP"}, parts, now) is None
+    assert partition_tags_problem({"amazon/region": "na"}, parts, now) is None  # no partition named
+    early = {**ok, "dagster/asset_partition_range_start": "2024-12-31|US"}
+    assert partition_tags_problem(early, parts, now) == (
+        "the range 2024-12-31|US..2025-01-31|US starts on 2024-12-31, before the partitions' start 2025-01-01 "
+        "(CHALKOLA_START_DATE, at most 24 months back: what Amazon keeps): start on 2025-01-01 or later."
+    )
+    late = partition_tags_problem({"dagster/partition": "2026-11-22|US"}, parts, now)
+    assert late and "after the newest partition 2026-11-21" in late
+    unknown = partition_tags_problem({"dagster/partition": "2026-11-20|DE"}, parts, now)
+    assert unknown and "marketplace DE is not in CHALKOLA_MARKETPLACES (US,JP)" in unknown
+    malformed = partition_tags_problem({"dagster/partition": "2026-11-20"}, parts, now)
+    assert malformed and "YYYY-MM-DD|MARKETPLACE" in malformed
+
+
+def test_only_dagster_job_execute_command_lines_are_checked() -> None:
+    from chalkola_pipelines.defs.launch_guard import cli_tags
+
+    tags = '{"dagster/partition": "2024-01-01|US"}'
+    assert cli_tags(["/v/bin/dagster", "job", "execute", "-m", "x", "--tags", tags]) == {
+        "dagster/partition": "2024-01-01|US"
+    }
+    assert cli_tags(["/v/bin/dagster", "job", "execute", f"--tags={tags}"]) == {
+        "dagster/partition": "2024-01-01|US"
+    }
+    assert cli_tags(["/v/bin/dagster", "job", "execute", "-m", "x"]) is None
+    assert cli_tags(["/v/bin/dagster", "api", "grpc", "--tags", tags]) is None  # a code server: left alone
+    assert cli_tags(["/v/bin/dagster-webserver", "job", "execute", "--tags", tags]) is None
+    assert cli_tags(["/v/bin/dagster", "job", "execute", "--tags", "{not json"]) is None
+
+
+def get_marketplace_list(codes: str):
+    return configured_marketplaces({"CHALKOLA_MARKETPLACES": codes})
