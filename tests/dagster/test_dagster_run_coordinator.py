@@ -47,7 +47,6 @@ def test_a_run_queued_without_tags_gets_them_and_the_queue_keeps_its_limits() ->
     @dg.asset(name="sp_sales_traffic", partitions_def=parts)
     def st() -> None: ...
 
-    job = dg.Definitions(assets=[st]).resolve_implicit_global_asset_job_def()
     overrides = {
         "run_coordinator": {"module": "chalkola_pipelines.run_coordinator", "class": "TaggingRunCoordinator"},
         "concurrency": {
@@ -60,6 +59,8 @@ def test_a_run_queued_without_tags_gets_them_and_the_queue_keeps_its_limits() ->
         },
     }
     with dg.instance_for_test(overrides=overrides) as instance:
+        # resolved inside the instance context: Dagster's definitions-state storage refers to the current instance
+        job = dg.Definitions(assets=[st]).resolve_implicit_global_asset_job_def()
         coordinator = instance.run_coordinator
         assert isinstance(coordinator, TaggingRunCoordinator)
         origin = RemoteJobOrigin(
