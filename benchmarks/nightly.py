@@ -152,13 +152,13 @@ def launch_document(n: int) -> str:
 
 
 def start_daemon(
-    env: dict[str, str], instance: Any, log_path: Path, *, timeout: float = 180
+    env: dict[str, str], instance: Any, log_path: Path, *, timeout: float = 180, workspace: Path | None = None
 ) -> tuple[subprocess.Popen, Any]:
-    """A real ``dagster-daemon run`` on workspace.yaml (own process group), once its run queue beats;
-    returns the process and its open log file (close it after the process ends)."""
+    """A real ``dagster-daemon run`` on ``workspace`` (default workspace.yaml; own process group), once its run
+    queue beats; returns the process and its open log file (close it after the process ends)."""
     log_file = open(log_path, "wb")  # noqa: SIM115 - returned to the caller
     daemon = subprocess.Popen(
-        [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+        [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace or REPO / "workspace.yaml")],
         cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + timeout
@@ -326,6 +326,21 @@ def quota_bound(name: str, stats: Any, state: Any, regions: Sequence[str]) -> di
     }
 
 
+def sales_traffic_day(conn: Any, state: Any, code: str, day: dt.date) -> tuple[dict, dict]:
+    """(loaded, truth) byAsin rows of one marketplace-day: child ASIN → (units, sales, sessions, page views)."""
+    rows = conn.execute(
+        "select child_asin, units_ordered, ordered_product_sales, sessions, page_views "
+        "from raw_amazon.sp_sales_traffic_by_asin where marketplace = %s and report_date = %s",
+        (code, day),
+    ).fetchall()
+    got = {r[0]: tuple(r[1:]) for r in rows}
+    want = {
+        t.child_asin: (t.units_ordered, t.ordered_sales, t.sessions, t.page_views)
+        for t in state.truth.asin_days(code, day)
+    }
+    return got, want
+
+
 def check_truth(url: str, state: Any, days_by_marketplace: dict[str, list[dt.date]]) -> dict[str, Any]:
     """Loaded byAsin rows vs the simulator's ground truth per marketplace-day (units, sales, sessions, views)."""
     mismatches = []
@@ -333,16 +348,7 @@ def check_truth(url: str, state: Any, days_by_marketplace: dict[str, list[dt.dat
     with connect(url) as conn:
         for code, days in sorted(days_by_marketplace.items()):
             for day in days:
-                rows = conn.execute(
-                    "select child_asin, units_ordered, ordered_product_sales, sessions, page_views "
-                    "from raw_amazon.sp_sales_traffic_by_asin where marketplace = %s and report_date = %s",
-                    (code, day),
-                ).fetchall()
-                got = {r[0]: tuple(r[1:]) for r in rows}
-                want = {
-                    t.child_asin: (t.units_ordered, t.ordered_sales, t.sessions, t.page_views)
-                    for t in state.truth.asin_days(code, day)
-                }
+                got, want = sales_traffic_day(conn, state, code, day)
                 checked += 1
                 if got != want:
                     mismatches.append(f"{day}|{code}: {len(got)} rows loaded, {len(want)} in the truth")
