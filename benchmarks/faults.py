@@ -505,6 +505,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 poll_interval_seconds=MONITOR_POLL_SECONDS,
                 free_slots_after_run_end_seconds=MONITOR_POLL_SECONDS,
             )
+            # a saturated machine: the code server may not answer a dequeue in time (deploy: 3 × 30 s)
+            config["run_queue"].update(max_user_code_failure_retries=20, user_code_failure_retry_delay=10)
             (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
             sim_port = _free_port()
             env = {
@@ -607,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
     parser.add_argument("--scenarios", default=None, help="comma-separated scenario names")
     parser.add_argument("--time-scale", type=float, default=TIME_SCALE)
-    parser.add_argument("--run-timeout", type=float, default=300.0, help="real seconds to wait for a round")
+    parser.add_argument("--run-timeout", type=float, default=900.0, help="real seconds to wait for a round")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", default=None, help="server for the Dagster storage database")
     parser.add_argument("--keep-logs", default=None, help="copy daemon.log / webserver.log to this directory")
