@@ -55,7 +55,10 @@ from chalkola_pipelines.warehouse.api_access import (
     forget_access_denied,
     remember_access_denied,
 )
-from chalkola_pipelines.warehouse.partition_queries import sales_traffic_by_asin_rows_per_day
+from chalkola_pipelines.warehouse.partition_queries import (
+    order_item_rows_per_day,
+    sales_traffic_by_asin_rows_per_day,
+)
 
 REPORT_TYPE = "GET_SALES_AND_TRAFFIC_REPORT"
 REPORT_OPTIONS = {"dateGranularity": "DAY", "asinGranularity": "CHILD"}
@@ -131,6 +134,7 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
             yield empty_days_plausible(
                 asset=SP_SALES_TRAFFIC, conn=conn, marketplace=mkt, empty=summary.empty,
                 rows_per_day=sales_traffic_by_asin_rows_per_day, today=today,
+                corroborating=("order report rows", order_item_rows_per_day),
             )  # fmt: skip
         if unknown_fields:
             context.log.warning(
