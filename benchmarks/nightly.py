@@ -128,18 +128,50 @@ def request_days(request: Any, codes: Sequence[str]) -> dict[str, list[dt.date]]
     return {c: list(days) for c in codes[codes.index(first_code) : codes.index(last_code) + 1]}
 
 
-def execution_params(request: Any, job_name: str, schedule_name: str) -> dict[str, Any]:
+def execution_params(
+    request: Any, job_name: str, schedule_name: str | None, run_config: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """GraphQL ExecutionParams of a RunRequest: its job, its tags (+ the schedule's, as the daemon adds)."""
     tags = dict(request.tags)
     if request.partition_key:
         tags["dagster/partition"] = str(request.partition_key)
-    tags["dagster/schedule_name"] = schedule_name
+    if schedule_name:
+        tags["dagster/schedule_name"] = schedule_name
     tags["chalkola/run_key"] = request.run_key or ""
     return {
         "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job_name},
-        "runConfigData": {},  # the schedule's run requests carry no run config
+        "runConfigData": run_config or {},  # the schedule's run requests carry no run config
         "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in sorted(tags.items())]},
     }
+
+
+def launch_document(n: int) -> str:
+    """One GraphQL document of ``n`` launchRun mutations with variables $p0..$p{n-1}."""
+    return LAUNCH.format(
+        params=", ".join(f"$p{i}: ExecutionParams!" for i in range(n)),
+        fields="\n".join(LAUNCH_FIELD.format(i=i) for i in range(n)),
+    )
+
+
+def start_daemon(
+    env: dict[str, str], instance: Any, log_path: Path, *, timeout: float = 180, workspace: Path | None = None
+) -> tuple[subprocess.Popen, Any]:
+    """A real ``dagster-daemon run`` on ``workspace`` (default workspace.yaml; own process group), once its run
+    queue beats; returns the process and its open log file (close it after the process ends)."""
+    log_file = open(log_path, "wb")  # noqa: SIM115 - returned to the caller
+    daemon = subprocess.Popen(
+        [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace or REPO / "workspace.yaml")],
+        cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while "QUEUED_RUN_COORDINATOR" not in instance.get_daemon_heartbeats():
+        if daemon.poll() is not None or time.monotonic() > deadline:
+            with _suppress():
+                os.killpg(daemon.pid, signal.SIGKILL)
+            log_file.close()
+            raise RuntimeError(f"dagster-daemon did not start; see {log_path}")
+        time.sleep(0.5)
+    return daemon, log_file
 
 
 # --------------------------------------------------------------------------------------------------
@@ -296,6 +328,21 @@ def quota_bound(name: str, stats: Any, state: Any, regions: Sequence[str]) -> di
     }
 
 
+def sales_traffic_day(conn: Any, state: Any, code: str, day: dt.date) -> tuple[dict, dict]:
+    """(loaded, truth) byAsin rows of one marketplace-day: child ASIN → (units, sales, sessions, page views)."""
+    rows = conn.execute(
+        "select child_asin, units_ordered, ordered_product_sales, sessions, page_views "
+        "from raw_amazon.sp_sales_traffic_by_asin where marketplace = %s and report_date = %s",
+        (code, day),
+    ).fetchall()
+    got = {r[0]: tuple(r[1:]) for r in rows}
+    want = {
+        t.child_asin: (t.units_ordered, t.ordered_sales, t.sessions, t.page_views)
+        for t in state.truth.asin_days(code, day)
+    }
+    return got, want
+
+
 def check_truth(url: str, state: Any, days_by_marketplace: dict[str, list[dt.date]]) -> dict[str, Any]:
     """Loaded byAsin rows vs the simulator's ground truth per marketplace-day (units, sales, sessions, views)."""
     mismatches = []
@@ -303,16 +350,7 @@ def check_truth(url: str, state: Any, days_by_marketplace: dict[str, list[dt.dat
     with connect(url) as conn:
         for code, days in sorted(days_by_marketplace.items()):
             for day in days:
-                rows = conn.execute(
-                    "select child_asin, units_ordered, ordered_product_sales, sessions, page_views "
-                    "from raw_amazon.sp_sales_traffic_by_asin where marketplace = %s and report_date = %s",
-                    (code, day),
-                ).fetchall()
-                got = {r[0]: tuple(r[1:]) for r in rows}
-                want = {
-                    t.child_asin: (t.units_ordered, t.ordered_sales, t.sessions, t.page_views)
-                    for t in state.truth.asin_days(code, day)
-                }
+                got, want = sales_traffic_day(conn, state, code, day)
                 checked += 1
                 if got != want:
                     mismatches.append(f"{day}|{code}: {len(got)} rows loaded, {len(want)} in the truth")
@@ -369,17 +407,8 @@ def run_variant(
             instance = dg.DagsterInstance.from_config(str(home))
             ensure_pool_limits(instance)
             log(f"{name}: simulator {sim.base_url} (time scale {time_scale:g}); starting dagster-daemon")
-            daemon_log = open(base_dir / "daemon.log", "wb")  # noqa: SIM115 - closed below
-            daemon = subprocess.Popen(
-                [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-                cwd=REPO, env=env, stdout=daemon_log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+            daemon, daemon_log = start_daemon(env, instance, base_dir / "daemon.log")
             sampler = TreeSampler(daemon.pid)
-            deadline = time.monotonic() + 180
-            while "QUEUED_RUN_COORDINATOR" not in instance.get_daemon_heartbeats():
-                if daemon.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name}: dagster-daemon did not start; see {base_dir / 'daemon.log'}")
-                time.sleep(0.5)
 
             requests = cycle_requests(marketplaces, dt.datetime.now(dt.UTC))
             params = {
@@ -388,10 +417,7 @@ def run_variant(
                 )
                 for i, (_, r) in enumerate(requests)
             }
-            text = LAUNCH.format(
-                params=", ".join(f"$p{i}: ExecutionParams!" for i in range(len(requests))),
-                fields="\n".join(LAUNCH_FIELD.format(i=i) for i in range(len(requests))),
-            )
+            text = launch_document(len(requests))
             sim0 = sim.state.clock.elapsed()
             log(f"{name}: submitting {len(requests)} runs through GraphQL launchRun (the run queue)")
             submit = subprocess.Popen(

@@ -44,6 +44,7 @@ def sp_http_client(
         label=f"SP-API {region.upper()} refresh token",
         token_env=f"SP_REFRESH_TOKEN_{region.upper()}", client_env=("SP_LWA_CLIENT_ID", "SP_LWA_CLIENT_SECRET"),
         rate_limiter=rate_limiter, retry=retry, client=client, sleep=sleep, quota_time_scale=ep.quota_time_scale,
+        read_timeout=ep.read_timeout_seconds,
     )  # fmt: skip
 
 
@@ -68,6 +69,7 @@ def ads_http_client(
         label=f"Ads API {region.upper()} refresh token",
         token_env=f"ADS_REFRESH_TOKEN_{region.upper()}", client_env=("ADS_CLIENT_ID", "ADS_CLIENT_SECRET"),
         rate_limiter=rate_limiter, retry=retry, client=client, sleep=sleep, quota_time_scale=ep.quota_time_scale,
+        read_timeout=ep.read_timeout_seconds,
     )  # fmt: skip
 
 
@@ -86,10 +88,16 @@ def _http_client(
     client: httpx.Client | None,
     sleep: Callable[[float], None],
     quota_time_scale: float = 1.0,
+    read_timeout: float | None = None,
 ) -> AmazonHttpClient:
     from chalkola_pipelines.amazon.lwa import LwaTokenProvider
 
-    http = client or httpx.Client(timeout=DEFAULT_TIMEOUT)
+    timeout = (
+        DEFAULT_TIMEOUT
+        if read_timeout is None
+        else httpx.Timeout(read_timeout, connect=DEFAULT_TIMEOUT.connect)
+    )
+    http = client or httpx.Client(timeout=timeout)
     tokens = LwaTokenProvider(
         credentials,
         token_url,

@@ -19,12 +19,14 @@ from types import MappingProxyType
 from chalkola_pipelines.marketplaces import REGIONS, Region
 
 SIMULATOR_ENV = "CHALKOLA_AMAZON_SIMULATOR"
+DEFAULT_READ_TIMEOUT_SECONDS = 60.0
 
 #: setting name (an ``AmazonApiResource`` field) → the environment variable that configures it.
 ENDPOINT_SETTINGS: Mapping[str, str] = MappingProxyType(
     {
         "simulator_url": SIMULATOR_ENV,
         "simulator_time_scale": "CHALKOLA_AMAZON_SIMULATOR_TIME_SCALE",
+        "http_read_timeout_seconds": "CHALKOLA_HTTP_READ_TIMEOUT_SECONDS",
         "sp_lwa_token_url": "CHALKOLA_SP_LWA_TOKEN_URL",
         **{f"ads_lwa_token_url_{r}": f"CHALKOLA_ADS_LWA_TOKEN_URL_{r.upper()}" for r in REGIONS},
         **{f"sp_api_url_{r}": f"CHALKOLA_SP_API_URL_{r.upper()}" for r in REGIONS},
@@ -61,6 +63,8 @@ class AmazonEndpoints:
     #: how much faster than real time the other side's clock runs (the simulator's time scale; 1 for Amazon).
     #: Per-seller quotas that no response header announces are paced by it.
     quota_time_scale: float = 1.0
+    #: how long a response may take to arrive (httpx read timeout; a slower one is retried as a transport error)
+    read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
         for name in ("ads_lwa_token_urls", "sp_api_base_urls", "ads_api_base_urls"):
@@ -107,6 +111,15 @@ class AmazonEndpoints:
         except ValueError:
             raise ValueError(f"simulator_time_scale must be a number, not {scale!r}") from None
         base = cls.simulator(sim, time_scale) if sim else cls.production()
+        timeout = setting("http_read_timeout_seconds")
+        try:
+            read_timeout = float(timeout) if timeout else DEFAULT_READ_TIMEOUT_SECONDS
+        except ValueError:
+            read_timeout = -1.0
+        if not read_timeout > 0:
+            raise ValueError(
+                f"http_read_timeout_seconds must be a positive number of seconds, not {timeout!r}"
+            )
 
         def regional(prefix: str, current: Mapping[Region, str]) -> dict[Region, str]:
             return {r: setting(f"{prefix}_{r}") or current[r] for r in REGIONS}
@@ -117,6 +130,7 @@ class AmazonEndpoints:
             sp_api_base_urls=regional("sp_api_url", base.sp_api_base_urls),
             ads_api_base_urls=regional("ads_api_url", base.ads_api_base_urls),
             quota_time_scale=base.quota_time_scale,
+            read_timeout_seconds=read_timeout,
         )
 
     @classmethod

@@ -2,8 +2,10 @@
 
 Amazon answers CANCELLED (report) or no daily totals (Data Kiosk) for a range it has no data for — legitimately
 for a day more than two years ago, or a shop that sold nothing. It is suspicious when the day is recent (Amazon
-completes a day ~34 h after it ends: the nightly refresh asks again) or when a neighbouring day has rows. The
-check names those days; the partitions stay materialised empty with their status, earlier rows kept.
+completes a day ~34 h after it ends: the nightly refresh asks again), when a neighbouring day has rows, or when
+the other source of the same sales has some that day (orders vs sales & traffic's units ordered: a whole
+backfill window CANCELLED has no loaded neighbour). The check names those days; the partitions stay
+materialised empty with their status, earlier rows kept.
 """
 
 from __future__ import annotations
@@ -40,8 +42,12 @@ def empty_days_plausible(
     empty: Sequence[dt.date],
     rows_per_day: RowsPerDay,
     today: dt.date,
+    corroborating: tuple[str, RowsPerDay] | None = None,
 ) -> dg.AssetCheckResult:
+    """WARN naming the empty days that should have data; ``corroborating`` = (what, per-day counts) of the other
+    source of the same sales (e.g. ("units ordered in sales & traffic", sales_traffic_units_per_day))."""
     suspicious: dict[str, str] = {}
+    other = corroborating[1](conn, marketplace.code, sorted(set(empty))) if corroborating and empty else {}
     for day in sorted(set(empty)):
         age = (today - day).days
         if age > AMAZON_KEEPS_DAYS:
@@ -54,6 +60,8 @@ def empty_days_plausible(
         )
         if any(neighbours.values()):
             suspicious[day.isoformat()] = f"neighbouring days have {sum(neighbours.values())} rows"
+        elif other.get(day) and corroborating:
+            suspicious[day.isoformat()] = f"{other[day]} {corroborating[0]} that day"
     return dg.AssetCheckResult(
         asset_key=asset,
         check_name=EMPTY_DAYS_PLAUSIBLE,

@@ -61,7 +61,11 @@ from chalkola_pipelines.defs.report_workflow import (
 )
 from chalkola_pipelines.defs.resources import AmazonApiResource, WarehouseResource
 from chalkola_pipelines.marketplaces import Marketplace, get_marketplace
-from chalkola_pipelines.warehouse.partition_queries import order_item_rows_on_day, order_item_rows_per_day
+from chalkola_pipelines.warehouse.partition_queries import (
+    order_item_rows_on_day,
+    order_item_rows_per_day,
+    sales_traffic_units_per_day,
+)
 
 REPORT_TYPE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 MAX_DAYS_PER_REPORT = MAX_DAYS_PER_RUN[SP_ORDERS]
@@ -151,6 +155,7 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
             yield empty_days_plausible(
                 asset=SP_ORDERS, conn=conn, marketplace=mkt, empty=summary.empty,
                 rows_per_day=order_item_rows_per_day, today=local_today(mkt),
+                corroborating=("units ordered in sales & traffic", sales_traffic_units_per_day),
             )  # fmt: skip
         summary.raise_if_failed("order report windows", md)
 

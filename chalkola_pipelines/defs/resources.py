@@ -91,6 +91,11 @@ class AmazonApiResource(dg.ConfigurableResource):
         description="The simulator's time scale (CHALKOLA_AMAZON_SIMULATOR_TIME_SCALE): per-seller quotas that "
         "no response header announces (the S&T report's 4 an hour) are paced at its speed; only with simulator_url",
     )
+    http_read_timeout_seconds: str | None = Field(
+        default=None,
+        description="How long an Amazon response may take (CHALKOLA_HTTP_READ_TIMEOUT_SECONDS, default 60); a "
+        "slower one is retried like a connection error",
+    )
     sp_lwa_token_url: str | None = _host("SP-API LWA token URL (CHALKOLA_SP_LWA_TOKEN_URL)")
     ads_lwa_token_url_na: str | None = _host("Ads API LWA token URL, NA (CHALKOLA_ADS_LWA_TOKEN_URL_NA)")
     ads_lwa_token_url_eu: str | None = _host("Ads API LWA token URL, EU (CHALKOLA_ADS_LWA_TOKEN_URL_EU)")

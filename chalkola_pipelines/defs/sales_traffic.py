@@ -56,7 +56,10 @@ from chalkola_pipelines.warehouse.api_access import (
     forget_access_denied,
     remember_access_denied,
 )
-from chalkola_pipelines.warehouse.partition_queries import sales_traffic_by_asin_rows_per_day
+from chalkola_pipelines.warehouse.partition_queries import (
+    order_item_rows_per_day,
+    sales_traffic_by_asin_rows_per_day,
+)
 
 REPORT_TYPE = "GET_SALES_AND_TRAFFIC_REPORT"
 REPORT_OPTIONS = {"dateGranularity": "DAY", "asinGranularity": "CHILD"}
@@ -155,6 +158,7 @@ def _checks(conn: Any, summaries: list[tuple[MarketplaceDays, RunSummary]]) -> I
         empty.append((mkt.code, empty_days_plausible(
             asset=SP_SALES_TRAFFIC, conn=conn, marketplace=mkt, empty=summary.empty,
             rows_per_day=sales_traffic_by_asin_rows_per_day, today=local_today(mkt),
+            corroborating=("order report rows", order_item_rows_per_day),
         )))  # fmt: skip
     for results in (rows, totals, empty):
         yield merge_check_results(results)

@@ -163,7 +163,9 @@ async def _apply_request_fault(ctx: Ctx, fault: Fault) -> Response | None:
         return _s3_error(status, codes[status], "Injected fault")
     headers: dict[str, str] = {}
     if status == 429:
-        headers["Retry-After"] = _retry_after(state, float(fault.params.get("retry_after", 1.0)))
+        retry_after = fault.params.get("retry_after", 1.0)
+        if retry_after is not None:
+            headers["Retry-After"] = _retry_after(state, float(retry_after))
         if ctx.api == "sp":
             code, message = "QuotaExceeded", "You exceeded your quota for the requested resource."
         elif ctx.api == "ads":

@@ -1,7 +1,7 @@
 """Fault injection: a plan of faults to apply to the next N calls of an operation.
 
 Operation names are the official operationIds plus a few (see OPERATIONS). Kinds:
-``429`` (retry_after=simulated seconds), ``500``, ``503``, ``reset`` (connection closed without a
+``429`` (retry_after=simulated seconds, default 1; ``retry_after=none``: no Retry-After header), ``500``, ``503``, ``reset`` (connection closed without a
 response), ``slow`` (delay=real seconds), ``fatal`` / ``cancelled`` (SP report or Data Kiosk query outcome,
 on createReport / createQuery), ``failed`` (Ads report FAILED), ``expired_url`` (getReportDocument,
 getDocument or the downloads), ``corrupt_gzip``, ``truncated_json`` (also a JSONL cut mid-line),
@@ -95,8 +95,10 @@ class FaultPlan:
             raise FaultError(f"Unknown fault kind {kind!r}; known: {', '.join(sorted(KINDS))}")
         if int(count) < 1:
             raise FaultError(f"Fault count must be >= 1, got {count!r}")
+        if str(params.get("retry_after", "")).strip().lower() == "none":
+            params["retry_after"] = None  # a 429 without a Retry-After header
         for key in ("retry_after", "delay"):
-            if key in params:
+            if params.get(key) is not None:
                 params[key] = float(params[key])
         with self._lock:
             self._faults.append(Fault(operation, kind, int(count), dict(params)))

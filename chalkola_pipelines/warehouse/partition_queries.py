@@ -51,6 +51,17 @@ def order_item_rows_per_day(
     return _rows_per_day(conn, ORDER_ITEMS_TABLE, "order_date", marketplace_code, days)
 
 
+def sales_traffic_units_per_day(
+    conn: psycopg.Connection, marketplace_code: str, days: Sequence[dt.date]
+) -> dict[dt.date, int]:
+    """Units ordered per ``report_date`` among ``days`` from ``sp_sales_traffic_by_date`` (days with none absent)."""
+    sql = (
+        f"select report_date, sum(units_ordered) from {ST_BY_DATE_TABLE} where marketplace = %s "
+        "and report_date = any(%s) group by report_date having sum(units_ordered) > 0"
+    )
+    return {row[0]: int(row[1]) for row in conn.execute(sql, (marketplace_code, list(days))).fetchall()}
+
+
 def ads_advertised_product_rows_per_day(
     conn: psycopg.Connection, marketplace_code: str, days: Sequence[dt.date]
 ) -> dict[dt.date, int]:

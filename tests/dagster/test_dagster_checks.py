@@ -98,3 +98,29 @@ def test_ads_within_ordered_sales(conn) -> None:
         expected={DAY: 4},
     )  # fmt: skip
     assert counts.passed
+
+
+def test_empty_order_day_warns_when_sales_and_traffic_has_units_that_day(conn) -> None:
+    """A whole backfill window CANCELLED has no loaded neighbour: the other source of the same sales tells."""
+    from chalkola_pipelines.defs.empty_day_checks import empty_days_plausible
+    from chalkola_pipelines.warehouse.partition_queries import (
+        order_item_rows_per_day,
+        sales_traffic_units_per_day,
+    )
+
+    def check(corroborate: bool) -> dg.AssetCheckResult:
+        return empty_days_plausible(
+            asset="sp_orders", conn=conn, marketplace=SG, empty=[DAY], rows_per_day=order_item_rows_per_day,
+            today=DAY + dt.timedelta(days=10),
+            corroborating=("units ordered in sales & traffic", sales_traffic_units_per_day) if corroborate else None,
+        )  # fmt: skip
+
+    assert check(True).passed  # nothing anywhere: plausible
+    _st(conn, "10.00", ["10.00"], units=0)
+    assert check(True).passed  # sessions but no unit ordered: still plausible
+    _clean(conn)
+    _st(conn, "10.00", ["10.00"], units=7)
+    assert check(False).passed  # without the other source the day looks plausible (the defect)
+    result = check(True)
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    assert "7 units ordered in sales & traffic" in str(result.metadata["suspicious"])

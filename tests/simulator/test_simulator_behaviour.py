@@ -262,6 +262,14 @@ def test_status_faults(sim, sp, faults, kind) -> None:
     assert call(sp, "GET", "/reports/2021-06-30/reports", params={"reportTypes": ST}).status_code == 200
 
 
+def test_429_fault_without_retry_after(sim, sp, faults) -> None:
+    faults.add_spec("getReports:429:1:retry_after=none")
+    r = sp.get("/reports/2021-06-30/reports", params={"reportTypes": ST})
+    assert r.status_code == 429 and "Retry-After" not in r.headers
+    assert r.json()["errors"][0]["code"] == "QuotaExceeded"
+    assert call(sp, "GET", "/reports/2021-06-30/reports", params={"reportTypes": ST}).status_code == 200
+
+
 def test_reset_fault_drops_the_connection(sim, sp, faults) -> None:
     faults.add("getOrders", "reset")
     with pytest.raises(httpx.TransportError):
