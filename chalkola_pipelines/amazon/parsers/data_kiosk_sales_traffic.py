@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import msgspec
 from msgspec.structs import astuple
@@ -38,6 +38,9 @@ from chalkola_pipelines.amazon.documents import document_name
 from chalkola_pipelines.amazon.errors import SalesTrafficFormatError
 from chalkola_pipelines.amazon.parsers.sales_traffic import SalesTrafficDocument
 from chalkola_pipelines.amazon.report_columns import ST_BY_ASIN_FIELDS, ST_BY_DATE_FIELDS, ReportField
+
+if TYPE_CHECKING:
+    from chalkola_pipelines.amazon.parsers.data_kiosk_rows import RowBatch
 
 DocumentKind = Literal["trends", "by_date", "by_asin"]
 _ROOTS = {
@@ -161,6 +164,13 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
 
     def __iter__(self) -> DataKioskSalesTrafficRows:
         return self
+
+    def row_batches(self) -> Iterator[RowBatch]:
+        """The document as value rows per (marketplace, day) instead of records (``parsers.data_kiosk_rows``:
+        same values, errors and drift counts; Trends / ByAsin DAY documents), for bulk loading."""
+        from chalkola_pipelines.amazon.parsers.data_kiosk_rows import row_batches
+
+        return row_batches(self)
 
     def __next__(self) -> dict[str, Any]:
         while not self._done:
