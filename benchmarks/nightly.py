@@ -673,8 +673,10 @@ def bench_trends(url: str, work: Path, seed: int, scale: float, n_days: int, rep
             raise RuntimeError(f"trends: our path loaded {loaded} rows, the document has {rows}")
         return seconds
 
-    raw_s = statistics.median(raw() for _ in range(repeats))
-    ours_s = statistics.median(ours_timed() for _ in range(repeats))
+    # alternated (raw, ours, raw, ours, ...): on this shared machine the load drifts within minutes
+    pairs = [(raw(), ours_timed()) for _ in range(repeats)]
+    raw_s = statistics.median(r for r, _ in pairs)
+    ours_s = statistics.median(o for _, o in pairs)
     csv_path.unlink()
     path.unlink()
     return {

@@ -18,7 +18,7 @@ Decimal (from the line-by-line parser), str or None; never float.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from itertools import chain
 from typing import Any, NamedTuple
@@ -51,7 +51,7 @@ class RowBatch(NamedTuple):
 
     marketplace_id: str
     day: date
-    rows: list[list[Any]]
+    rows: list[Sequence[Any]]
 
 
 class _Chunk:
@@ -133,18 +133,18 @@ def _chunk_batches(records: DataKioskSalesTrafficRows, chunking: _Chunk, chunk: 
 
 def _fast_chunk(
     records: DataKioskSalesTrafficRows, chunking: _Chunk, chunk: bytes
-) -> dict[tuple[str, date], list[list[Any]]] | None:
+) -> dict[tuple[str, date], list[Sequence[Any]]] | None:
     """The chunk's rows grouped per (marketplace id, day), or None if any line needs the record parser."""
     try:
         objs = chunking.decoder.decode_lines(chunk)
     except msgspec.DecodeError:  # includes ValidationError
         return None
     dates = records._dates
-    groups: dict[tuple[str, date], list[list[Any]]] = {}
+    groups: dict[tuple[str, date], list[Sequence[Any]]] = {}
     traffics: list[tuple[Any, ...]] = []
     amounts: list[Any] = []  # for one type scan per chunk
     key: tuple[str, str] | None = None
-    group: list[list[Any]] = []
+    group: list[Sequence[Any]] = []
     for obj in objs:
         start, marketplace_id = obj.startDate, obj.marketplaceId
         if key is None or start != key[1] or marketplace_id != key[0]:
@@ -171,7 +171,7 @@ def _fast_chunk(
         traffic = astuple(obj.traffic)
         traffics.append(traffic)
         group.append(
-            [
+            (
                 sales.unitsOrdered,
                 sales.unitsOrderedB2B,
                 main.amount,
@@ -183,7 +183,7 @@ def _fast_chunk(
                 obj.childAsin or "",
                 obj.sku or "",
                 currency,
-            ]
+            )
         )
     if not _numbers_ok(amounts, traffics, chunking.required_num):
         return None
@@ -206,9 +206,9 @@ def _numbers_ok(amounts: list[Any], traffics: list[tuple[Any, ...]], required: t
 
 def _slow_chunk(
     records: DataKioskSalesTrafficRows, chunk: bytes, first: bool
-) -> dict[tuple[str, date], list[list[Any]]]:
+) -> dict[tuple[str, date], list[Sequence[Any]]]:
     """The chunk line by line through the record parser (its values, its errors, its drift counts)."""
-    groups: dict[tuple[str, date], list[list[Any]]] = {}
+    groups: dict[tuple[str, date], list[Sequence[Any]]] = {}
     lines = chunk.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
