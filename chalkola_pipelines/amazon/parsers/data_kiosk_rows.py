@@ -109,13 +109,7 @@ def row_batches(records: DataKioskSalesTrafficRows, chunk_bytes: int = CHUNK_BYT
             yield from _chunk_batches(records, chunking, chunk)
         if not block:
             break
-    records._done = True
-    if records.records == 0 and not records.allow_empty:
-        raise records.fail(
-            None,
-            "the document is empty (no JSONL record). Amazon signals 'no data' by a DONE query "
-            "without dataDocumentId, so an empty data document is a broken download or a fault",
-        )
+    records.finish()
 
 
 def _chunk_batches(records: DataKioskSalesTrafficRows, chunking: _Chunk, chunk: bytes) -> Iterator[RowBatch]:

@@ -176,13 +176,7 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
         while not self._done:
             raw = self._stream.readline()
             if not raw:
-                self._done = True
-                if self.records == 0 and not self.allow_empty:
-                    raise self.fail(
-                        None,
-                        "the document is empty (no JSONL record). Amazon signals 'no data' by a DONE query "
-                        "without dataDocumentId, so an empty data document is a broken download or a fault",
-                    )
+                self.finish()
                 break
             self.lines += 1
             if self.lines == 1 and raw.startswith(_BOM):
@@ -194,6 +188,16 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
             self.records += 1
             return record
         raise StopIteration
+
+    def finish(self) -> None:
+        """The document was read to its end: an empty one raises unless allowed."""
+        self._done = True
+        if self.records == 0 and not self.allow_empty:
+            raise self.fail(
+                None,
+                "the document is empty (no JSONL record). Amazon signals 'no data' by a DONE query "
+                "without dataDocumentId, so an empty data document is a broken download or a fault",
+            )
 
     # -- one line
     def fail(self, line: int | None, message: str) -> SalesTrafficFormatError:
