@@ -228,7 +228,7 @@ def replace_sales_traffic_days(
             _date_rows(marketplace, dates, report_id, source),
             where,
         )
-        copy_csv_blocks(conn, ST_BY_ASIN_TABLE, ST_BY_ASIN_ROW_COLUMNS, blocks())
+        copy_csv_blocks(conn, ST_BY_ASIN_TABLE, ST_BY_ASIN_ROW_COLUMNS, blocks(), background=True)
     loaded.update((day, (n, asin_counts[day])) for day, (n, _) in loaded.items())
     log.info(
         "sales & traffic %s: %d byDate, %d byAsin rows (%d rows of other days or marketplaces skipped)",
