@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 import dagster as dg
@@ -120,13 +121,23 @@ def load_from_data_kiosk(
         f"marketplace(s) of {md.marketplace.region.upper()} ({sum(len(a) for a in wanted.values())} "
         f"marketplace-ASIN pairs; discovery {discovery[1].report_id})"
     )
-    documents = _documents_of(md.marketplace, fetched, ledger, unknown_fields)
+    *trend_units, (by_date_unit, by_date_outcome) = fetched
+    by_date_id = by_date_outcome.report_id
     query_ids = ", ".join(o.report_id for _, o in fetched)
-    by_date_id = fetched[-1][1].report_id
+    by_date = _by_date_of(md.marketplace, by_date_unit, by_date_outcome, ledger, unknown_fields)
+    days = [day for day in md.days if by_date.get(day)]
+    loaded = _replace_days(
+        md.marketplace, days, by_date, trend_units, by_date_id, conn, ledger, unknown_fields
+    )
+    if loaded is None:  # a database error: the day-by-day path names the day (and loads the others)
+        context.log.warning(
+            f"sp_sales_traffic {md.describe()}: loading the {len(days)} day(s) in one transaction failed "
+            "(nothing was changed); loading day by day"
+        )
+        documents = _documents_of(md.marketplace, trend_units, by_date, ledger, unknown_fields)
     for day in md.days:
-        document = documents.get(day)
         base = {"marketplace": md.marketplace.code, "source": DK_SOURCE, "query_ids": query_ids}
-        if document is None or not document.by_date:
+        if day not in days:
             summary.empty.append(day)
             yield kept_partition(
                 context, md, day, status=NO_DATA_YET, kept_rows=_kept_rows(conn, md.marketplace, day),
@@ -134,16 +145,22 @@ def load_from_data_kiosk(
                 "ends); the nightly refresh asks again", metadata=base,
             )  # fmt: skip
             continue
-        try:
-            with failures_named(f"sp_sales_traffic partition {md.key_for(day)}", ledger, DK_SOURCE, {}, None):
-                n_date, n_asin = _replace_day(conn, md.marketplace, day, document, by_date_id)
-        except dg.Failure as failure:
-            if len(md.days) == 1 or not is_partition_specific(failure):
-                raise
-            context.log.error(failure.description or str(failure))
-            summary.failures.append(failure.description or str(failure))
-            continue
-        summary.expected[day] = (len(document.by_date), len(document.by_asin))
+        if loaded is not None:
+            n_date, n_asin = loaded[day]
+        else:
+            document = documents[day]
+            try:
+                with failures_named(
+                    f"sp_sales_traffic partition {md.key_for(day)}", ledger, DK_SOURCE, {}, None
+                ):
+                    n_date, n_asin = _replace_day(conn, md.marketplace, day, document, by_date_id)
+            except dg.Failure as failure:
+                if len(md.days) == 1 or not is_partition_specific(failure):
+                    raise
+                context.log.error(failure.description or str(failure))
+                summary.failures.append(failure.description or str(failure))
+                continue
+        summary.expected[day] = (n_date, n_asin)
         summary.loaded.append(day)
         yield dg.AssetMaterialization(
             asset_key=context.asset_key,
@@ -155,13 +172,21 @@ def load_from_data_kiosk(
                 "report_id": by_date_id,
                 "rows": n_asin,
                 "rows_by_date": n_date,
-                "rows_by_asin": len(document.by_asin),
+                "rows_by_asin": n_asin,
             },
         )
     summary.units += len(md.days)
     for unit, outcome in [discovery, *fetched]:
         if outcome.has_data:
             mark_loaded(ledger, unit, outcome, 0)
+
+
+def _check_single_page(unit: Unit, outcome: ReportOutcome) -> None:
+    if outcome.next_token:
+        raise dg.Failure(
+            description=f"{unit.label}: query {outcome.report_id} has more than one page of results, which this "
+            "pipeline does not expect for a window of ≤ 29 days; run fewer days per run and report it."
+        )
 
 
 def _records(
@@ -174,11 +199,7 @@ def _records(
     if not outcome.has_data:
         return
     assert outcome.path is not None
-    if outcome.next_token:
-        raise dg.Failure(
-            description=f"{unit.label}: query {outcome.report_id} has more than one page of results, which this "
-            "pipeline does not expect for a window of ≤ 29 days; run fewer days per run and report it."
-        )
+    _check_single_page(unit, outcome)
     source = f"query {outcome.report_id} ({outcome.path})"
     with (
         failures_named(unit.label, ledger, DK_SOURCE, {"report_id": outcome.report_id, "path": outcome.path}),
@@ -191,22 +212,93 @@ def _records(
         unknown_fields.update(rows.unknown_fields)
 
 
+def _by_date_of(
+    marketplace: Marketplace, unit: Unit, outcome: ReportOutcome, ledger: Any, unknown_fields: Counter[str]
+) -> dict[dt.date, list[dict[str, Any]]]:
+    """The marketplace's daily totals of the ByDate document, per day."""
+    out: dict[dt.date, list[dict[str, Any]]] = {}
+    for record in _records(unit, outcome, ledger, unknown_fields):
+        if record["marketplace_id"] == marketplace.marketplace_id:
+            out.setdefault(record["report_date"], []).append(record)
+    return out
+
+
+def _row_batches(
+    unit: Unit, outcome: ReportOutcome, ledger: Any, unknown_fields: Counter[str]
+) -> Iterator[Any]:
+    """The value rows of one Trends document (``data_kiosk_rows``); errors named as :func:`_records` does."""
+    from chalkola_pipelines.amazon.documents import open_document
+    from chalkola_pipelines.amazon.parsers.data_kiosk_sales_traffic import iter_data_kiosk_sales_traffic
+
+    _check_single_page(unit, outcome)
+    assert outcome.path is not None
+    source = f"query {outcome.report_id} ({outcome.path})"
+    with (
+        failures_named(unit.label, ledger, DK_SOURCE, {"report_id": outcome.report_id, "path": outcome.path}),
+        open_document(outcome.path) as stream,
+    ):
+        rows = iter_data_kiosk_sales_traffic(stream, unit.job.kind, source=source)
+        yield from rows.row_batches()
+        unknown_fields.update(rows.unknown_fields)
+
+
+def _replace_days(
+    marketplace: Marketplace,
+    days: Sequence[dt.date],
+    by_date: dict[dt.date, list[dict[str, Any]]],
+    trend_units: Sequence[tuple[Unit, ReportOutcome]],
+    by_date_id: str,
+    conn: Any,
+    ledger: Any,
+    unknown_fields: Counter[str],
+) -> dict[dt.date, tuple[int, int]] | None:
+    """Every day with daily totals in ONE transaction, the Trends rows streamed into COPY while the documents
+    are parsed; (byDate, byAsin) rows per day, or None after a database error (nothing changed)."""
+    from chalkola_pipelines.warehouse.partition_copy import WarehouseLoadError
+    from chalkola_pipelines.warehouse.sales_traffic_tables import replace_sales_traffic_days
+
+    drift: Counter[str] = (
+        Counter()
+    )  # merged only if this attempt succeeds (the fallback reads the documents again)
+    documents = [
+        (outcome.report_id, _row_batches(unit, outcome, ledger, drift))
+        for unit, outcome in trend_units
+        if outcome.has_data
+    ]
+    try:
+        loaded = replace_sales_traffic_days(
+            conn,
+            marketplace=marketplace,
+            days=days,
+            by_date=by_date,
+            by_asin=documents,
+            report_id=by_date_id,
+            source=DK_SOURCE,
+        )
+    except WarehouseLoadError:
+        return None
+    unknown_fields.update(drift)
+    return loaded
+
+
 def _documents_of(
     marketplace: Marketplace,
-    fetched: Sequence[tuple[Unit, ReportOutcome]],
+    trend_units: Sequence[tuple[Unit, ReportOutcome]],
+    by_date: dict[dt.date, list[dict[str, Any]]],
     ledger: Any,
     unknown_fields: Counter[str],
 ) -> dict[dt.date, Any]:
-    """The marketplace's records of every Trends and ByDate document, as one report-parser document per day."""
+    """The marketplace's Trends records (record parser) and daily totals as one report-parser document per day."""
     from chalkola_pipelines.amazon.parsers.data_kiosk_sales_traffic import sales_traffic_documents
 
     mine = (
         record
-        for unit, outcome in fetched
+        for unit, outcome in trend_units
         for record in _records(unit, outcome, ledger, unknown_fields)
         if record["marketplace_id"] == marketplace.marketplace_id
     )
-    return {day: document for (_, day), document in sales_traffic_documents(mine).items()}
+    totals = (record for records in by_date.values() for record in records)
+    return {day: document for (_, day), document in sales_traffic_documents(chain(mine, totals)).items()}
 
 
 def _replace_day(

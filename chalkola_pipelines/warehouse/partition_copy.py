@@ -134,11 +134,22 @@ def copy_statement(table: str, columns: Sequence[str]) -> str:
 
 
 def copy_csv_blocks(
-    conn: psycopg.Connection, table: str, columns: Sequence[str], blocks: Iterable[bytes]
+    conn: psycopg.Connection,
+    table: str,
+    columns: Sequence[str],
+    blocks: Iterable[bytes],
+    *,
+    background: bool = False,
 ) -> None:
-    """COPY CSV text already rendered in this module's encoding (:func:`encode_csv_rows`, ...)."""
+    """COPY CSV text already rendered in this module's encoding (:func:`encode_csv_rows`, ...).
+
+    ``background``: the blocks are sent by psycopg's writer thread (``QueuedLibpqWriter``), so producing
+    the next block (parsing) overlaps with the server loading the previous ones."""
+    from psycopg.copy import QueuedLibpqWriter
+
     with conn.cursor() as cur:
-        with cur.copy(copy_statement(table, columns)) as copy:
+        writer = QueuedLibpqWriter(cur) if background else None
+        with cur.copy(copy_statement(table, columns), writer=writer) as copy:
             for block in blocks:
                 copy.write(block)
 

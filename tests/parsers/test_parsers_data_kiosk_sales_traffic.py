@@ -332,3 +332,64 @@ def test_fast_path_gives_the_row_by_row_record_or_hands_the_line_over(kind):
                 parse(data, kind)
         else:
             assert parse(data, kind) == [slow]
+
+
+def _as_record_values(row: list) -> tuple:
+    """Values compared as numbers: a kept literal (msgspec.Raw) → its Decimal, an int → Decimal (the record
+    parser makes an integer in a Float field a Decimal; both are written to COPY as the same text)."""
+    import msgspec
+
+    return tuple(
+        Decimal(bytes(v).decode()) if type(v) is msgspec.Raw else Decimal(v) if type(v) is int else v
+        for v in row
+    )
+
+
+@pytest.mark.parametrize("kind", ["trends", "by_asin"])
+@pytest.mark.parametrize("chunk_bytes", [1 << 20, 50])
+def test_row_batches_give_the_record_parsers_values_or_its_error(kind, chunk_bytes):
+    from chalkola_pipelines.amazon.parsers.data_kiosk_rows import ROW_COLUMNS, row_batches
+
+    for line in _variants(kind):
+        data = jsonl([_variants(kind)[0], line, _variants(kind)[1]])
+        try:
+            records = parse(data, kind)
+        except SalesTrafficFormatError as exc:
+            with pytest.raises(SalesTrafficFormatError) as info:
+                list(row_batches(iter_data_kiosk_sales_traffic(io.BytesIO(data), kind), chunk_bytes))
+            assert str(info.value) == str(exc)
+            continue
+        except ValueError:
+            continue
+        if any(r["report_date"] is None for r in records):
+            with pytest.raises(ValueError, match="no single day"):
+                list(row_batches(iter_data_kiosk_sales_traffic(io.BytesIO(data), kind), chunk_bytes))
+            continue
+        rows = iter_data_kiosk_sales_traffic(io.BytesIO(data), kind)
+        got = [
+            (b.marketplace_id, b.day, _as_record_values(row))
+            for b in row_batches(rows, chunk_bytes)
+            for row in b.rows
+        ]
+        want = [
+            (r["marketplace_id"], r["report_date"], _as_record_values([r[c] for c in ROW_COLUMNS]))
+            for r in records
+        ]
+        assert sorted(got, key=repr) == sorted(want, key=repr), line
+        assert rows.records == 3 and rows.lines == 3
+        reference = iter_data_kiosk_sales_traffic(io.BytesIO(data), kind)
+        list(reference)
+        assert rows.unknown_fields == reference.unknown_fields
+
+
+def test_row_batches_refuse_by_date_documents_and_read_documents():
+    from chalkola_pipelines.amazon.parsers.data_kiosk_rows import row_batches
+
+    with pytest.raises(ValueError, match="Trends / ByAsin"):
+        list(row_batches(iter_data_kiosk_sales_traffic(io.BytesIO(b""), "by_date")))
+    rows = iter_data_kiosk_sales_traffic(io.BytesIO(jsonl(_variants("trends")[:2])), "trends")
+    next(rows)
+    with pytest.raises(ValueError, match="unread document"):
+        list(row_batches(rows))
+    with pytest.raises(SalesTrafficFormatError, match="the document is empty"):
+        list(iter_data_kiosk_sales_traffic(io.BytesIO(b"\n \n"), "trends").row_batches())

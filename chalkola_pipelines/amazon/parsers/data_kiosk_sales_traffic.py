@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import msgspec
 from msgspec.structs import astuple
@@ -43,6 +43,9 @@ from chalkola_pipelines.amazon.report_columns import (
     ST_REQUIRED_FIELDS,
     ReportField,
 )
+
+if TYPE_CHECKING:
+    from chalkola_pipelines.amazon.parsers.data_kiosk_rows import RowBatch
 
 DocumentKind = Literal["trends", "by_date", "by_asin"]
 _ROOTS = {
@@ -170,17 +173,18 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
     def __iter__(self) -> DataKioskSalesTrafficRows:
         return self
 
+    def row_batches(self) -> Iterator[RowBatch]:
+        """The document as value rows per (marketplace, day) instead of records (``parsers.data_kiosk_rows``:
+        same values, errors and drift counts; Trends / ByAsin DAY documents), for bulk loading."""
+        from chalkola_pipelines.amazon.parsers.data_kiosk_rows import row_batches
+
+        return row_batches(self)
+
     def __next__(self) -> dict[str, Any]:
         while not self._done:
             raw = self._stream.readline()
             if not raw:
-                self._done = True
-                if self.records == 0 and not self.allow_empty:
-                    raise self.fail(
-                        None,
-                        "the document is empty (no JSONL record). Amazon signals 'no data' by a DONE query "
-                        "without dataDocumentId, so an empty data document is a broken download or a fault",
-                    )
+                self.finish()
                 break
             self.lines += 1
             if self.lines == 1 and raw.startswith(_BOM):
@@ -192,6 +196,16 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
             self.records += 1
             return record
         raise StopIteration
+
+    def finish(self) -> None:
+        """The document was read to its end: an empty one raises unless allowed."""
+        self._done = True
+        if self.records == 0 and not self.allow_empty:
+            raise self.fail(
+                None,
+                "the document is empty (no JSONL record). Amazon signals 'no data' by a DONE query "
+                "without dataDocumentId, so an empty data document is a broken download or a fault",
+            )
 
     # -- one line
     def fail(self, line: int | None, message: str) -> SalesTrafficFormatError:
