@@ -154,10 +154,17 @@ def launch_document(n: int) -> str:
 
 
 def start_daemon(
-    env: dict[str, str], instance: Any, log_path: Path, *, timeout: float = 180, workspace: Path | None = None
+    env: dict[str, str],
+    instance: Any,
+    log_path: Path,
+    *,
+    timeout: float = 180,
+    workspace: Path | None = None,
+    wait_for_code: bool = False,
 ) -> tuple[subprocess.Popen, Any]:
     """A real ``dagster-daemon run`` on ``workspace`` (default workspace.yaml; own process group), once its run
-    queue beats; returns the process and its open log file (close it after the process ends)."""
+    queue beats (and, with ``wait_for_code``, once its code location has loaded: its sensor daemon checks a
+    sensor — a long-running daemon at a schedule's tick); returns the process and its open log file."""
     log_file = open(log_path, "wb")  # noqa: SIM115 - returned to the caller
     daemon = subprocess.Popen(
         [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace or REPO / "workspace.yaml")],
@@ -170,6 +177,13 @@ def start_daemon(
                 os.killpg(daemon.pid, signal.SIGKILL)
             log_file.close()
             raise RuntimeError(f"dagster-daemon did not start; see {log_path}")
+        time.sleep(0.5)
+    while wait_for_code and b"Checking for new runs for sensor" not in log_path.read_bytes():
+        if daemon.poll() is not None or time.monotonic() > deadline + 300:
+            with _suppress():
+                os.killpg(daemon.pid, signal.SIGKILL)
+            log_file.close()
+            raise RuntimeError(f"dagster-daemon did not load the code location; see {log_path}")
         time.sleep(0.5)
     return daemon, log_file
 
@@ -407,7 +421,7 @@ def run_variant(
             instance = dg.DagsterInstance.from_config(str(home))
             ensure_pool_limits(instance)
             log(f"{name}: simulator {sim.base_url} (time scale {time_scale:g}); starting dagster-daemon")
-            daemon, daemon_log = start_daemon(env, instance, base_dir / "daemon.log")
+            daemon, daemon_log = start_daemon(env, instance, base_dir / "daemon.log", wait_for_code=True)
             sampler = TreeSampler(daemon.pid)
 
             requests = cycle_requests(marketplaces, dt.datetime.now(dt.UTC))
