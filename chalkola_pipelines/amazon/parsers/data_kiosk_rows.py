@@ -3,7 +3,7 @@
 :func:`row_batches` reads a document in ~1 MB chunks cut at line ends. Each chunk is decoded at once by
 msgspec (``decode_lines``) into the typed structs of ``parsers.data_kiosk_sales_traffic`` (required fields,
 ints, the Amount shape and unknown keys checked in C), with non-integer numbers kept as their literal text
-(``msgspec.Raw``: exact, no Decimal built, written to COPY as they came). The checks msgspec cannot express
+(``msgspec.Raw``: exact, no Decimal built, passed on as written). The checks msgspec cannot express
 run on the decoded chunk: dates (startDate = endDate, ISO), non-empty ids, one currency per record, every
 number an int or a literal (one type scan per chunk), required Floats present. A chunk that fails any of
 them, or does not decode, is read again line by line by the record parser
