@@ -18,6 +18,7 @@ from chalkola_pipelines.defs.ads import ads_profiles, build_ads_sp_advertised_pr
 from chalkola_pipelines.defs.alert_sensor import alert_sensors
 from chalkola_pipelines.defs.dbt import build_dbt_assets, build_dbt_resource
 from chalkola_pipelines.defs.jobs import DBT_MARTS_JOB, JOB_OF_ASSET, build_jobs
+from chalkola_pipelines.defs.killed_runs import build_killed_run_notes_sensor
 from chalkola_pipelines.defs.landing_retention import landing_retention_job, landing_retention_schedule
 from chalkola_pipelines.defs.orders import build_sp_orders
 from chalkola_pipelines.defs.orphan_runs import build_orphan_runs_sensor
@@ -56,6 +57,7 @@ def build_definitions(environ: Mapping[str, str] = os.environ) -> dg.Definitions
             build_dbt_after_raw_loads_sensor(by_name[DBT_MARTS_JOB]),
             build_pool_slots_sensor(),
             build_orphan_runs_sensor(partitions),
+            build_killed_run_notes_sensor(),
             *alert_sensors(environ),
         ],
         resources={

@@ -77,9 +77,8 @@ class DocumentCorruptError(AmazonError):
         self.path = Path(path)
         self.reason = reason
         detail = f": {reason}" if reason else ""
-        super().__init__(
-            f"report document {self.path} is corrupt{detail}. Delete it and re-run the partition to download it again."
-        )
+        # what happens next (the document quarantined, downloaded again by report id) is the workflow's to say
+        super().__init__(f"report document {self.path} cannot be read{detail}")
 
 
 class DocumentExpiredError(AmazonError):

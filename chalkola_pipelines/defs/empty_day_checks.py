@@ -5,13 +5,14 @@ for a day more than two years ago, or a shop that sold nothing. It is suspicious
 completes a day ~34 h after it ends: the nightly refresh asks again), when a neighbouring day has rows, or when
 the other source of the same sales has some that day (orders vs sales & traffic's units ordered: a whole
 backfill window CANCELLED has no loaded neighbour). The check names those days; the partitions stay
-materialised empty with their status, earlier rows kept.
+materialised empty with their status, earlier rows kept. It also names the days whose CANCELLED report was
+not believed (``defs/cancelled_reports``): those partitions failed and the next run asks Amazon again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 import psycopg
@@ -43,10 +44,12 @@ def empty_days_plausible(
     rows_per_day: RowsPerDay,
     today: dt.date,
     corroborating: tuple[str, RowsPerDay] | None = None,
+    reasked: Mapping[dt.date, str] | None = None,
 ) -> dg.AssetCheckResult:
     """WARN naming the empty days that should have data; ``corroborating`` = (what, per-day counts) of the other
-    source of the same sales (e.g. ("units ordered in sales & traffic", sales_traffic_units_per_day))."""
-    suspicious: dict[str, str] = {}
+    source of the same sales (e.g. ("units ordered in sales & traffic", sales_traffic_units_per_day));
+    ``reasked``: days whose CANCELLED report was not kept (their partitions failed, asked again next run)."""
+    suspicious: dict[str, str] = {day.isoformat(): why for day, why in sorted((reasked or {}).items())}
     other = corroborating[1](conn, marketplace.code, sorted(set(empty))) if corroborating and empty else {}
     for day in sorted(set(empty)):
         age = (today - day).days
@@ -70,8 +73,10 @@ def empty_days_plausible(
         metadata={
             "marketplace": marketplace.code,
             "empty_days": len(set(empty)),
+            "cancelled_days_asked_again": len(reasked or {}),
             "suspicious": suspicious or "none",
-            "next": "the nightly refresh asks Amazon again for recent days; older ones: re-run the partitions"
+            "next": "days asked again: the next run requests a new report; kept empty days: the nightly refresh "
+            "asks Amazon again for recent days, older ones: re-run the partitions"
             if suspicious
             else "-",
         },

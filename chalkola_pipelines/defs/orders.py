@@ -15,7 +15,8 @@ the seller has not configured are counted in the metadata, an unknown channel fa
 
 Orders change status after purchase: the nightly schedule reloads the last 7 days. A CANCELLED report (no
 orders in the window, or older than two years) ends as successful partitions with ``status: CANCELLED`` and
-0 rows loaded; rows loaded earlier are left as they are.
+0 rows loaded, rows loaded earlier left as they are — unless the days should have orders
+(``defs/cancelled_reports``): then the partitions fail, the check WARNs, and the next run asks again.
 """
 
 import contextlib
@@ -27,6 +28,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from chalkola_pipelines.amazon.sp_reports import ReportSpec
+from chalkola_pipelines.defs.cancelled_reports import CancelledPolicy
 from chalkola_pipelines.defs.checks import (
     ORDERS_CHECK_SPECS,
     order_sales_channels_match,
@@ -142,6 +144,12 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
                 kept_rows=lambda day: _kept_rows(conn, mkt, day),
                 no_data_note="Amazon CANCELLED the report: no orders in this window (or older than two years).",
                 summary=summary,
+                cancelled=CancelledPolicy(
+                    conn,
+                    local_today(mkt),
+                    order_item_rows_per_day,
+                    ("units ordered in sales & traffic", sales_traffic_units_per_day),
+                ),  # fmt: skip
             )
             yield rows_match_document(
                 asset=SP_ORDERS,
@@ -156,6 +164,7 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
                 asset=SP_ORDERS, conn=conn, marketplace=mkt, empty=summary.empty,
                 rows_per_day=order_item_rows_per_day, today=local_today(mkt),
                 corroborating=("units ordered in sales & traffic", sales_traffic_units_per_day),
+                reasked=summary.reasked,
             )  # fmt: skip
         summary.raise_if_failed("order report windows", md)
 

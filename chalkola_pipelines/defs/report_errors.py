@@ -204,7 +204,10 @@ def failures_named(
             exc,
             report_id=current.get("report_id"),
             document=current.get("path"),
-            todo="The previous rows of these partitions are intact; fix the cause and re-run.",
+            # a transient error's message already says "re-run"; a data error's says "fix the input"
+            todo=""
+            if exc.transient
+            else "The previous rows of these partitions are intact; fix the cause and re-run.",
         ) from exc
     except AmazonAuthError as exc:
         # a wrong setting, not this report's problem: one line (no cause chain in the event log), never retried

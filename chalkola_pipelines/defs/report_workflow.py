@@ -11,7 +11,9 @@ Kiosk query) and the day-partitions its document fills — and hands them to ``r
    store, and the ledger updated.
 3. the asset's ``load`` parses and loads the document (one transaction per partition family); the ledger
    entry becomes LOADED. A job with no data (CANCELLED) and days the asset knows are unavailable end as
-   empty, successful partitions that say so (``kept_partition``), rows of earlier loads untouched.
+   empty, successful partitions that say so (``kept_partition``), rows of earlier loads untouched — unless
+   the asset's ``CancelledPolicy`` says the days should have data: then they fail and are asked again by the
+   next run (``defs/cancelled_reports``).
 
 A failure that concerns one document only (FATAL, bad document, load error) fails that unit's partitions and
 the others are still loaded; anything else (credentials, network, throttling) stops the run. Errors become
@@ -30,8 +32,14 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from chalkola_pipelines.defs.cancelled_reports import REASK_TODO, CancelledPolicy, CancelledWindowError
 from chalkola_pipelines.defs.partitions import MarketplaceDays
-from chalkola_pipelines.defs.report_errors import failures_named, is_partition_specific
+from chalkola_pipelines.defs.report_errors import (
+    failures_named,
+    is_partition_specific,
+    mark_failed,
+    report_failure,
+)
 from chalkola_pipelines.marketplaces import Marketplace
 from chalkola_pipelines.warehouse.ledger import ADS_REPORTING, SP_REPORTS
 
@@ -159,14 +167,17 @@ class RunSummary:
     loaded: list[dt.date] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     empty: list[dt.date] = field(default_factory=list)  # materialised empty: Amazon had no data
+    # CANCELLED for days that should have data: failed, asked again by the next run (day → why)
+    reasked: dict[dt.date, str] = field(default_factory=dict)
     units: int = 0
 
     def raise_if_failed(self, what: str, scope: MarketplaceDays) -> None:
         """One Failure for the run once everything else is loaded: '2 of 7 sales & traffic days failed …'."""
         if self.failures:
+            others = "; the other partitions were loaded" if len(self.failures) < self.units else ""
             raise dg.Failure(
-                description=f"{len(self.failures)} of {self.units} {what} failed ({scope.describe()}); the other "
-                "partitions were loaded. " + " | ".join(self.failures),
+                description=f"{len(self.failures)} of {self.units} {what} failed ({scope.describe()}){others}. "
+                + " | ".join(self.failures),
             )
 
 
@@ -238,8 +249,10 @@ def run_units(
     kept_rows: Callable[[dt.date], int],
     no_data_note: str,
     summary: RunSummary,
+    cancelled: CancelledPolicy | None = None,
 ) -> Iterator[dg.AssetMaterialization]:
-    """Fetch, archive and load every unit (see the module docstring); materialisations per day."""
+    """Fetch, archive and load every unit (see the module docstring); materialisations per day. With
+    ``cancelled``, a job without data that should have some fails its partitions instead (``_reask``)."""
     summary.units += len(units)
     isolate = len(units) > 1
     landed: dict[int, ReportOutcome] = {}
@@ -259,6 +272,10 @@ def run_units(
             current.update(report_id=outcome.report_id, path=outcome.path)
             base = {"marketplace": unit.days.marketplace.code, **outcome.metadata()}
             if not outcome.has_data:
+                reason = cancelled.reask_reason(unit, outcome, ledger) if cancelled is not None else None
+                if reason is not None:
+                    _reask(context, unit, outcome, reason, ledger, summary)
+                    continue
                 summary.empty.extend(unit.days.days)
                 for day in unit.days.days:
                     yield kept_partition(
@@ -276,6 +293,25 @@ def run_units(
                     partition=unit.days.key_for(day),
                     metadata={**base, "date": day.isoformat(), **loaded.per_day.get(day, {"rows": 0})},
                 )
+
+
+def _reask(
+    context: dg.AssetExecutionContext,
+    unit: Unit,
+    outcome: ReportOutcome,
+    reason: str,
+    ledger: ReportLedger,
+    summary: RunSummary,
+) -> None:
+    """A CANCELLED job for days that should have data: its partitions fail (counted in ``summary``, raised
+    after the checks), the WARN check names them, the ledger entry keeps the reason (and is never reused)."""
+    exc = CancelledWindowError(outcome.report_id, unit.window, reason)
+    failure = report_failure(unit.label, exc, report_id=outcome.report_id, todo=REASK_TODO)
+    mark_failed(ledger, unit.request.source, outcome.report_id, None, str(exc), unit.request.region)
+    for day in unit.days.days:
+        summary.reasked[day] = f"report {outcome.report_id} CANCELLED although {reason}; asked again next run"
+    context.log.error(failure.description or str(exc))
+    summary.failures.append(failure.description or str(exc))
 
 
 def fetch_documents(

@@ -13,7 +13,8 @@ asked newest first, and days beyond today's allowance are deferred (logged, an `
 (asinGranularity CHILD, dateGranularity DAY, window ``YYYY-MM-DDT00:00:00Z..YYYY-MM-DDT23:59:59Z`` of the
 local day — Amazon reads only the date part). Writes ``raw_amazon.sp_sales_traffic_by_date`` and
 ``_by_asin``, one transaction per day. A CANCELLED report (no data, e.g. more than two years ago) ends as a
-successful partition with ``status: CANCELLED`` and 0 rows loaded; rows loaded earlier are left as they are.
+successful partition with ``status: CANCELLED`` and 0 rows loaded, rows loaded earlier left as they are —
+unless the day should have data (``defs/cancelled_reports``): then it fails and the next run asks again.
 """
 
 import contextlib
@@ -27,6 +28,7 @@ from dagster import AssetExecutionContext
 
 from chalkola_pipelines.amazon.errors import DataKioskAccessDeniedError
 from chalkola_pipelines.amazon.sp_reports import ReportSpec
+from chalkola_pipelines.defs.cancelled_reports import CancelledPolicy
 from chalkola_pipelines.defs.checks import (
     SALES_TRAFFIC_CHECK_SPECS,
     merge_check_results,
@@ -158,7 +160,7 @@ def _checks(conn: Any, summaries: list[tuple[MarketplaceDays, RunSummary]]) -> I
         empty.append((mkt.code, empty_days_plausible(
             asset=SP_SALES_TRAFFIC, conn=conn, marketplace=mkt, empty=summary.empty,
             rows_per_day=sales_traffic_by_asin_rows_per_day, today=local_today(mkt),
-            corroborating=("order report rows", order_item_rows_per_day),
+            corroborating=("order report rows", order_item_rows_per_day), reasked=summary.reasked,
         )))  # fmt: skip
     for results in (rows, totals, empty):
         yield merge_check_results(results)
@@ -204,6 +206,12 @@ def _load_reports(
             kept_rows=lambda day: _kept_rows(conn, mkt, day),
             no_data_note="Amazon CANCELLED the report: no data for this day (or older than two years).",
             summary=summary,
+            cancelled=CancelledPolicy(
+                conn,
+                today,
+                sales_traffic_by_asin_rows_per_day,
+                ("order report rows", order_item_rows_per_day),
+            ),
         )
 
 

@@ -349,6 +349,38 @@ class ReportLedger:
             params["entry_id"] = self._entry_id(conn, source, report_id, region)
             conn.execute(sql, params)
 
+    def cancelled_near(
+        self,
+        *,
+        source: str,
+        report_type: str,
+        region: str,
+        marketplace: str | None,
+        window_start: dt.datetime | dt.date,
+        window_end: dt.datetime | dt.date,
+        margin: dt.timedelta,
+    ) -> list[tuple[str, str]]:
+        """(request key, report id) of the CANCELLED entries of this report type and marketplace(s) whose
+        window overlaps [window_start - margin, window_end + margin]: what Amazon already answered "no data"
+        for around a window (within the ledger's 90 days)."""
+        with self._conn_factory() as conn:
+            rows = conn.execute(
+                f"select request_key, report_id from {TABLE} where source = %s and report_type = %s"
+                " and region = %s and marketplace is not distinct from %s and status = 'CANCELLED'"
+                " and report_id is not null and window_start <= %s and window_end >= %s"
+                " and created_at > now() - %s order by created_at",
+                (
+                    source,
+                    report_type,
+                    region,
+                    marketplace,
+                    _instant(window_end) + margin,
+                    _instant(window_start) - margin,
+                    MAX_AGE,
+                ),
+            ).fetchall()
+        return [(str(key), str(report_id)) for key, report_id in rows]
+
     def get(self, source: str, report_id: str, region: str | None = None) -> LedgerEntry | None:
         """The entry of (source, region, report_id), or None (LedgerError if ambiguous without region)."""
         with self._conn_factory() as conn, conn.cursor(row_factory=dict_row) as cur:

@@ -48,7 +48,27 @@ COPY_OPTIONS = f"format csv, null '{CSV_NULL}'"
 
 
 class WarehouseLoadError(RuntimeError):
-    """A partition could not be loaded; the previous rows are intact. The message says what and where."""
+    """A partition could not be loaded; the previous rows are intact. The message says what and where;
+    ``transient`` when the database itself failed (connection lost, server restarted, deadlock, serialization
+    or lock failure): re-running is the fix, nothing in the input is wrong."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+#: psycopg errors that say nothing about the rows: the same load succeeds when re-run.
+TRANSIENT_ERRORS: tuple[type[psycopg.Error], ...] = (
+    psycopg.OperationalError,  # connection lost, admin shutdown, server starting up, too many connections
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.LockNotAvailable,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error a re-run fixes (``TRANSIENT_ERRORS``, or any error once the connection is broken)."""
+    return isinstance(exc, TRANSIENT_ERRORS) or isinstance(exc, psycopg.InterfaceError)
 
 
 class PartitionCounts(dict[dt.date, int]):
@@ -76,6 +96,14 @@ class load_errors:  # noqa: N801 - used as a context manager, like contextlib's
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
         if isinstance(exc, psycopg.Error):
             detail = str(exc).strip().replace("\n", " ")
+            if is_transient(exc):
+                raise WarehouseLoadError(
+                    f"Could not load {self.what}: {detail}. The transaction was rolled back, the previous rows "
+                    "are intact. Transient database error (connection lost, server restarted, deadlock or lock "
+                    "conflict), nothing is wrong with the data: re-run the partition (a retry or the next run does "
+                    "it; the landed document is re-parsed without asking Amazon again).",
+                    transient=True,
+                ) from exc
             raise WarehouseLoadError(
                 f"Could not load {self.what}: {detail}. The transaction was rolled back, the previous rows "
                 "are intact; fix the input (or the parser) and re-run the partition."

@@ -289,30 +289,52 @@ def test_rematerialising_leaves_row_counts_unchanged(pipeline: Pipeline) -> None
     assert pipeline.counts() == before
 
 
-def test_cancelled_report_is_an_empty_successful_partition(pipeline: Pipeline) -> None:
+def test_cancelled_report_for_a_day_with_data_is_asked_again_then_kept(pipeline: Pipeline) -> None:
+    """Nothing silent: a CANCELLED report next to a loaded day fails its partition (WARN check, one line naming
+    the partition, the report and what happens next) and the next run requests a NEW report; when Amazon
+    cancels that one too, the answer stands: an empty, successful partition that says so, still WARNed."""
     day = _days()[0] - dt.timedelta(days=1)  # next to a loaded day: an empty answer is suspicious
     key = f"{day.isoformat()}|US"
-    pipeline.simulator.state.faults.add("createReport", "cancelled")
+    pipeline.simulator.state.faults.add("createReport", "cancelled", count=2)
     try:
-        result = pipeline.run("sp_sales_traffic_job", partition_key=key)
+        first = pipeline.run("sp_sales_traffic_job", partition_key=key, raise_on_error=False)
+        ((cancelled_id,),) = pipeline.query(
+            "select report_id from raw_amazon.report_requests where status = 'CANCELLED' and marketplace = 'US' "
+            "and report_type = 'GET_SALES_AND_TRAFFIC_REPORT' order by created_at desc limit 1"
+        )
+        second = pipeline.run("sp_sales_traffic_job", partition_key=key)
     finally:
         pipeline.simulator.state.faults.clear()
-    assert result.success
-    (mat,) = result.asset_materializations_for_node("sp_sales_traffic")
+
+    assert not first.success
+    assert first.asset_materializations_for_node("sp_sales_traffic") == []
+    failure = next(e for e in first.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.step_failure_data.user_failure_data.description
+    assert "\n" not in message and key in message and cancelled_id in message
+    assert "the neighbouring days have" in message
+    assert (
+        "the next run (the nightly refresh, a re-execution or the next backfill) requests a new report"
+        in message
+    )
+    (check,) = [c for c in first.get_asset_check_evaluations() if c.check_name == "empty_days_are_plausible"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert day.isoformat() in str(check.metadata["suspicious"].value)
+
+    (mat,) = second.asset_materializations_for_node("sp_sales_traffic")
     assert mat.partition == key
     assert mat.metadata["status"].value == "CANCELLED"
     assert mat.metadata["rows"].value == 0
+    assert mat.metadata["report_id"].value != cancelled_id  # asked again, the CANCELLED report not reused
     assert pipeline.query(
         "select count(*) from raw_amazon.sp_sales_traffic_by_asin where marketplace = 'US' and report_date = %s",
         (day,),
     ) == [(0,)]
     assert key in pipeline.instance.get_materialized_partitions(dg.AssetKey("sp_sales_traffic"))
-    report_id = mat.metadata["report_id"].value
     assert pipeline.query(
-        "select status from raw_amazon.report_requests where report_id = %s", (report_id,)
+        "select status from raw_amazon.report_requests where report_id = %s",
+        (mat.metadata["report_id"].value,),
     ) == [("CANCELLED",)]
-    # nothing silent: the empty day next to a day with rows is flagged (WARN), naming the day
-    (check,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "empty_days_are_plausible"]
+    (check,) = [c for c in second.get_asset_check_evaluations() if c.check_name == "empty_days_are_plausible"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert day.isoformat() in str(check.metadata["suspicious"].value)
 
@@ -473,6 +495,7 @@ def test_an_unreadable_landed_document_is_quarantined_and_fetched_again(pipeline
         e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"
     ).step_failure_data.error.message
     assert report_id in message and "moved to" in message and "downloads the document again" in message
+    assert "delete" not in message.lower()  # one next step: the pipeline heals itself, nothing to do by hand
     quarantined = list((Path(document_path).parent / "quarantine").glob(Path(document_path).name + ".*"))
     assert len(quarantined) == 1 and not Path(document_path).exists()
     assert (
