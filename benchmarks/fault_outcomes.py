@@ -97,6 +97,22 @@ def run_worker_pid(instance: Any, run_id: str) -> int | None:
     return None
 
 
+def killed_run_note(instance: Any, run_id: str, timeout: float) -> str | None:
+    """The line ``killed_run_notes_sensor`` writes into a run whose worker died (waits for the sensor's tick)."""
+    import dagster as dg
+
+    from chalkola_pipelines.defs.killed_runs import NOTE_PREFIX
+
+    deadline = time.monotonic() + timeout
+    while True:
+        for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+            if (record.message or "").startswith(NOTE_PREFIX):
+                return record.message
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(1.0)
+
+
 def claimed_slots(instance: Any) -> list[str]:
     out = []
     for pool in POOLS:

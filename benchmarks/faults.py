@@ -44,6 +44,7 @@ from fault_outcomes import (  # noqa: E402
     claimed_slots,
     compare,
     duplicate_keys,
+    killed_run_note,
     run_outcome,
     run_worker_pid,
     wait_runs,
@@ -77,6 +78,7 @@ TIME_SCALE = 600.0
 MONITOR_POLL_SECONDS = (
     2  # run_monitoring poll / slot-freeing delay, shortened from deploy/dagster.yaml's 30 / 60
 )
+NOTE_TIMEOUT_SECONDS = 90  # killed_run_notes_sensor ticks every 30 s
 QUOTA_OPERATIONS = ("createReport", "createQuery", "createAsyncReport")
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}  # as `chalkola demo`: steps in the run's process
 POLLS = ("getReport", "getQuery", "getAsyncReport")
@@ -209,6 +211,9 @@ def run_scenario(bench: Bench, scenario: Scenario) -> dict[str, Any]:
             killed = next((o for o in first if o.run_id == acted["killed_run"]), None)
             acted["killed_run_status"] = killed.status if killed else None
             acted["killed_run_error"] = (killed.errors or [""])[0][:300] if killed else None
+            acted["killed_run_note"] = killed_run_note(
+                bench.instance, acted["killed_run"], NOTE_TIMEOUT_SECONDS
+            )
         leftover = sim.state.faults.pending()
         sim.state.faults.clear()
 
@@ -298,6 +303,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     import dagster as dg
 
     from chalkola_pipelines.defs.jobs import ADS_PROFILES_JOB, ensure_pool_limits
+    from chalkola_pipelines.defs.killed_runs import SENSOR_NAME as KILLED_RUN_NOTES
     from chalkola_pipelines.defs.pool_sensor import POOL_SENSOR
     from chalkola_pipelines.simulator.credentials import simulator_environment
     from chalkola_pipelines.warehouse.postgres import database_url
@@ -357,9 +363,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             code = CodeServer(env, work)
             daemon, daemon_log = start_daemon(env, instance, work / "daemon.log", workspace=code.workspace)
             web = Webserver(env, work / "webserver.log", code.workspace)
-            log(
-                f"stopped {', '.join(web.stop_automation(keep=(POOL_SENSOR,))) or 'nothing'} (schedules, sensors)"
-            )
+            stopped = web.stop_automation(keep=(POOL_SENSOR, KILLED_RUN_NOTES))
+            log(f"stopped {', '.join(stopped) or 'nothing'} (schedules, sensors)")
             bench = Bench(instance, web, warehouse, work / "landing", sim_port, args.time_scale, args.run_timeout,
                           args.seed)  # fmt: skip
             sim = bench.fresh_simulator()

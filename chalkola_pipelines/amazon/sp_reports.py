@@ -219,7 +219,9 @@ class SpReportsClient(PolledJobClient):
         return self.find_in_flight(job, request_ids)
 
     def resumable(self, state: JobState) -> bool:
-        return True
+        # a FATAL report from the ledger would fail again, a CANCELLED one answer "no data" again (a stale
+        # ledger status: a run killed before recording it): request a new report instead
+        return state.phase not in ("failed", "no_data")
 
     def failure(self, job: ReportSpec, job_id: str, state: JobState, request_ids: list[str]) -> Exception:
         document_id = state.raw.get("reportDocumentId")

@@ -65,7 +65,8 @@ def killed_run_note(
         return None  # never started: the orphan-run sweeper or the launcher says why
     unfinished = [key for key in dict.fromkeys(started) if key not in ended] or ["(none started yet)"]
     partitions = run_partitions(run.tags) or "(unpartitioned)"
-    said = f' Dagster: "{failure_message.strip().splitlines()[0][:300]}".' if failure_message.strip() else ""
+    words = failure_message.strip().splitlines()[0][:300].rstrip(".") if failure_message.strip() else ""
+    said = f' Dagster: "{words}".' if words else ""
     kept = (
         f" The {materialised} partition materialisation(s) it committed before that are kept;"
         if materialised

@@ -223,6 +223,17 @@ def test_resume_of_an_unknown_report_falls_back_to_create(tmp_path):
     assert len(fake.calls("POST", R + "$")) == 1
 
 
+@pytest.mark.parametrize("status", ["CANCELLED", "FATAL"])
+def test_resume_of_a_cancelled_or_fatal_report_creates_a_new_one(tmp_path, status):
+    """A ledger entry whose status was not updated (run killed) must not make the re-run ask the same dead report."""
+    fake = happy_fake("DONE")
+    fake.on("GET", R + "/old$", json_response(200, report(status, report_id="old")))
+    fake.routes.insert(0, fake.routes.pop())
+    result = client(fake).fetch(SPEC, tmp_path / "x.gz", resume_report_id="old")
+    assert result.status == "DONE" and result.report_id == "5001"
+    assert len(fake.calls("POST", R + "$")) == 1
+
+
 def test_poll_timeout_names_the_report(tmp_path):
     fake = happy_fake("IN_PROGRESS")
     with pytest.raises(ReportTimeoutError, match="5001"):

@@ -51,6 +51,11 @@ def test_quick_grid_loses_nothing_and_leaves_nothing_stuck(pg_server_url: str) -
     assert by_name["5xx_burst"]["faults_not_consumed"] == [], by_name["5xx_burst"]
     kill = by_name["kill9_mid_poll"]["action"]
     assert kill["killed_run"] and kill["killed_run_status"] == "FAILURE", kill
+    # nothing silent: killed_run_notes_sensor named the dead run's partitions in its event log
+    assert kill["killed_run_note"] and kill["killed_run"][:8] in kill["killed_run_note"], kill
+    assert (
+        "of partitions 20" in kill["killed_run_note"] and "re-execute the run" in kill["killed_run_note"]
+    ), kill
     assert lines[-1]["ok"] and proc.returncode == 0, lines[-1]
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         left = conn.execute(

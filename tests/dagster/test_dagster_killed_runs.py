@@ -72,7 +72,7 @@ def test_a_killed_run_gets_one_line_naming_its_partitions_and_the_next_step() ->
         assert note == (
             f"chalkola: run {run.run_id[:8]} (orders_job) of partitions 2026-11-24|US … 2026-11-26|US ended "
             "without finishing step(s) load_orders: its worker process died (killed, out of memory, or its machine "
-            f'or container was lost) and Dagster marked it failed. Dagster: "{KILLED}". Nothing of its unfinished '
+            f'or container was lost) and Dagster marked it failed. Dagster: "{KILLED[:-1]}". Nothing of its unfinished '
             "steps was committed (one transaction per partition); re-execute the run (or launch these partitions "
             "again): the reports it had requested are resumed from the ledger (no new Amazon quota)."
         )
