@@ -319,8 +319,8 @@ class SpAdvertisedProductRows(Iterator[dict[str, Any]]):
     def _fail(self, message: str) -> AdsReportFormatError:
         where = f" {self._source}" if self._source else ""
         return AdsReportFormatError(
-            f"Ads spAdvertisedProduct report document{where}: {message}. Keep the archived document for "
-            "investigation; re-running the partition requests and downloads a new report."
+            # what happens next (quarantine, download again) is the workflow's one message (defs/report_errors)
+            f"Ads spAdvertisedProduct report document{where}: {message}"
         )
 
     def _missing(self, column: str, message: str) -> AdsMissingFieldError:

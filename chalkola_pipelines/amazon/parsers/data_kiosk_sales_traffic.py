@@ -212,8 +212,8 @@ class DataKioskSalesTrafficRows(Iterator[dict[str, Any]]):
         where = f" {self.source}" if self.source else ""
         at = f" line {line}" if line is not None else ""
         return SalesTrafficFormatError(
-            f"Data Kiosk {_ROOTS[self.kind]} document{where}{at}: {message}. Keep the archived document for "
-            "investigation and re-run the partition (a new query is created) once the cause is known."
+            # what happens next (quarantine, download again) is the workflow's one message (defs/report_errors)
+            f"Data Kiosk {_ROOTS[self.kind]} document{where}{at}: {message}"
         )
 
     def missing(self, line: int, field: str) -> SalesTrafficMissingFieldError:

@@ -147,7 +147,7 @@ def _iter_rows(
                 raise OrderReportFormatError(
                     line_no,
                     f"the last line has {len(fields)} of {len(header)} fields and no line end{_where(source)}: "
-                    "the document looks truncated. Re-run the partition to download it again",
+                    "the document looks truncated",
                 )
             fields.extend([""] * (len(header) - len(fields)))
         for index, name in required:

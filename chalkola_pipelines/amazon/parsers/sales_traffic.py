@@ -80,9 +80,9 @@ class _Parser:
     def fail(self, message: str) -> SalesTrafficFormatError:
         where = f" {self.source}" if self.source else ""
         return SalesTrafficFormatError(
+            # what happens next (quarantine, download again) is the workflow's one message (defs/report_errors)
             f"sales and traffic report document{where}: {message}. The document does not match the "
-            "GET_SALES_AND_TRAFFIC_REPORT schema; keep the archived document for investigation and re-run "
-            "the partition (a new report is requested) once the cause is known."
+            "GET_SALES_AND_TRAFFIC_REPORT schema"
         )
 
     def missing(self, row: str, field: str) -> SalesTrafficMissingFieldError:
