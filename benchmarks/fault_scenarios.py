@@ -94,7 +94,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "missing_required_field",
         tuple(_f(op, "missing_field") for op in DOWNLOADS),
-        note="a required field missing (fault kind added by another change; skipped while unknown)",
+        note="a required field missing in every format (Ads column, order key column, Data Kiosk field)",
     ),
     Scenario("postgres_restart", action="pg_restart", note="warehouse Postgres stopped and started mid-poll"),
     Scenario("kill9_mid_poll", action="kill9", note="kill -9 of one run worker while it polls"),
