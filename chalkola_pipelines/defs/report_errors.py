@@ -48,9 +48,10 @@ def report_failure(
     metadata: Mapping[str, Any] | None = None,
 ) -> dg.Failure:
     """One clear Failure: '<partitions>: <error>. <what to do>' (no secrets: errors never carry them)."""
-    parts = [f"{what}: {exc}"]
+    head = f"{what}: {str(exc).strip()}"
     if report_id and report_id not in str(exc):
-        parts.append(f"(report {report_id})")
+        head += f" (report {report_id})"
+    parts = [head if head.endswith((".", "!", "?")) else head + "."]  # one sentence, then the next steps
     if document is not None:
         parts.append(f"The document is kept at {document}.")
     if todo:
