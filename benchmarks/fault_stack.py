@@ -86,7 +86,10 @@ class CodeServer:
         self.log = open(work / "code_server.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(self.port),
-             "-m", "chalkola_pipelines.definitions", "--location-name", LOCATION],
+             "-m", "chalkola_pipelines.definitions", "--location-name", LOCATION,
+             # the spawned server shuts down for good after missing the proxy's heartbeats this long (default 30 s:
+             # one OOM-thrash stall of this shared machine left the location unreachable for the rest of the grid)
+             "--heartbeat-ttl", "600"],
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         self.workspace = work / "workspace.yaml"

@@ -37,6 +37,9 @@ def test_compose_follows_the_deploy_docker_layout() -> None:
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     services = compose["services"]
     assert services["chalkola_user_code"]["command"][:3] == ["dagster", "code-server", "start"]
+    command = services["chalkola_user_code"]["command"]
+    # a host stall must not kill the location for good
+    assert int(command[command.index("--heartbeat-ttl") + 1]) >= 300
     assert "dagster-webserver" in services["dagster_webserver"]["command"]
     assert services["dagster_daemon"]["command"][:2] == ["dagster-daemon", "run"]
     assert services["simulator"]["profiles"] == ["demo"]
