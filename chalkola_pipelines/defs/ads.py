@@ -26,6 +26,7 @@ from chalkola_pipelines.amazon.errors import AmazonAuthError, AmazonError
 from chalkola_pipelines.defs.checks import ADS_CHECK_SPECS, ads_within_ordered_sales, rows_match_document
 from chalkola_pipelines.defs.jobs import ADS_PROFILES, ADS_SP_ADVERTISED_PRODUCT, MAX_DAYS_PER_RUN, RAW_GROUP
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
+from chalkola_pipelines.defs.report_errors import database_failures_named
 from chalkola_pipelines.defs.report_workflow import (
     ADS_SOURCE,
     LazyClient,
@@ -193,6 +194,7 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
         unknown_fields: Counter[str] = Counter()  # drift: field → rows that carried it
         limiter = warehouse.rate_limiter()
         with (
+            database_failures_named(f"ads_sp_advertised_product {md.describe()}"),
             contextlib.closing(limiter),
             LazyClient(lambda: amazon.ads_client(mkt.region, limiter, mkt)) as client,
             warehouse.connect() as conn,

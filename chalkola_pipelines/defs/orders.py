@@ -49,6 +49,7 @@ from chalkola_pipelines.defs.order_windows import (
     region_windows,
 )
 from chalkola_pipelines.defs.partitions import MARKETPLACE_DIM, MarketplaceDays, run_marketplace_days
+from chalkola_pipelines.defs.report_errors import database_failures_named
 from chalkola_pipelines.defs.report_workflow import (
     SP_SOURCE,
     LazyClient,
@@ -130,6 +131,7 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
         summary = RunSummary()
         limiter = warehouse.rate_limiter()
         with (
+            database_failures_named(f"sp_orders {md.describe()}"),
             contextlib.closing(limiter),
             LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client,
             warehouse.connect() as conn,

@@ -126,6 +126,43 @@ PARSE_TODO = (
 )
 
 
+TRANSIENT_DB_TODO = (
+    "Transient database error (the warehouse connection was lost, or its server is restarting or unreachable), "
+    "nothing is wrong with the data: nothing was committed for the partitions this step had not materialised "
+    "yet. Re-run them (a retry or the next run does it): reports already requested are resumed from the "
+    "ledger and landed documents re-parsed, without new Amazon quota. If it persists, check the server of "
+    "DATABASE_URL."
+)
+
+
+def transient_database_failure(what: str, exc: BaseException, report_id: str | None = None) -> dg.Failure:
+    """One line for a dropped / refused warehouse connection: transient, re-run (not "fix the input")."""
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return report_failure(
+        what,
+        RuntimeError(f"the warehouse database failed: {detail}"),
+        report_id=report_id,
+        todo=TRANSIENT_DB_TODO,
+        metadata={"transient": True},
+    )
+
+
+@contextlib.contextmanager
+def database_failures_named(what: str) -> Iterator[None]:
+    """Around an asset's body: a transient database error anywhere (the first connection, the ledger, a check)
+    becomes one ``transient_database_failure`` naming ``what``; anything else passes through."""
+    import psycopg
+
+    from chalkola_pipelines.warehouse.partition_copy import is_transient
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        if not is_transient(exc):
+            raise
+        raise transient_database_failure(what, exc) from exc
+
+
 @contextlib.contextmanager
 def failures_named(
     what: str,
@@ -138,6 +175,8 @@ def failures_named(
 
     ``current`` is a dict the caller fills with ``report_id`` and ``path`` as they become known.
     """
+    import psycopg
+
     from chalkola_pipelines.amazon.errors import (
         AdsReportFailedError,
         AdsReportFormatError,
@@ -150,12 +189,18 @@ def failures_named(
         ReportFatalError,
         SalesTrafficFormatError,
     )
-    from chalkola_pipelines.warehouse.partition_copy import WarehouseLoadError
+    from chalkola_pipelines.warehouse.partition_copy import WarehouseLoadError, is_transient
 
     try:
         yield
     except dg.Failure:
         raise
+    except (
+        psycopg.Error
+    ) as exc:  # the ledger, a query: the warehouse itself (a load's errors are WarehouseLoadError)
+        if not is_transient(exc):
+            raise
+        raise transient_database_failure(what, exc, current.get("report_id")) from exc
     except (ReportFatalError, AdsReportFailedError, DataKioskQueryFatalError) as exc:
         report_id = (
             getattr(exc, "report_id", None) or getattr(exc, "query_id", None) or current.get("report_id")

@@ -38,6 +38,7 @@ from chalkola_pipelines.defs.checks import (
 from chalkola_pipelines.defs.empty_day_checks import empty_days_plausible
 from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_SALES_TRAFFIC
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_groups
+from chalkola_pipelines.defs.report_errors import database_failures_named
 from chalkola_pipelines.defs.report_workflow import (
     SP_SOURCE,
     LazyClient,
@@ -108,7 +109,8 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
         unknown_fields: Counter[str] = Counter()
         summaries: list[tuple[MarketplaceDays, RunSummary]] = []
         limiter = warehouse.rate_limiter()
-        with contextlib.closing(limiter), warehouse.connect() as conn:
+        what = "sp_sales_traffic " + ", ".join(md.describe() for md in groups)
+        with database_failures_named(what), contextlib.closing(limiter), warehouse.connect() as conn:
             use_kiosk = source != "reports" and not _kiosk_denied_recently(
                 context, conn, groups[0].marketplace, source
             )

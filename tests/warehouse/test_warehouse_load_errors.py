@@ -51,3 +51,28 @@ def test_bad_input_is_not_transient_and_says_fix_the_input(pg_url: str) -> None:
             _load(conn, "select 1 / 0")
     assert not caught.value.transient
     assert "fix the input (or the parser) and re-run the partition" in str(caught.value)
+
+
+def test_an_unreachable_database_anywhere_in_an_asset_is_one_transient_line(pg_url: str) -> None:
+    import socket
+
+    import dagster as dg
+
+    from chalkola_pipelines.defs.report_errors import database_failures_named
+
+    with socket.socket() as s:  # a port nothing listens on: the server is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    what = "sp_orders partitions 2001-01-01|SG..2001-01-03|SG"
+    with pytest.raises(dg.Failure) as failure:
+        with database_failures_named(what):
+            psycopg.connect(f"postgresql://chalkola:s3cretpw@127.0.0.1:{port}/x", connect_timeout=3)
+    description = failure.value.description or ""
+    assert description.startswith(f"{what}: the warehouse database failed: connection failed")
+    assert "Transient database error" in description and "Re-run them" in description
+    assert "s3cretpw" not in description and "\n" not in description and "fix the" not in description
+    # a data error is not transient: it passes through unchanged (the asset's own handling names it)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            with database_failures_named(what):
+                conn.execute("select 1 / 0")
