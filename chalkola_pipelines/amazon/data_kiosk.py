@@ -34,7 +34,7 @@ from chalkola_pipelines.amazon.async_jobs import (
 )
 from chalkola_pipelines.amazon.client_factories import sp_http_client
 from chalkola_pipelines.amazon.data_kiosk_queries import DataKioskQuery
-from chalkola_pipelines.amazon.documents import gunzip_prefix
+from chalkola_pipelines.amazon.documents import error_document_text, gunzip_prefix
 from chalkola_pipelines.amazon.errors import (
     AmazonApiError,
     DataKioskAccessDeniedError,
@@ -337,7 +337,7 @@ class DataKioskClient(PolledJobClient):
                     continue
                 if data[:2] == b"\x1f\x8b":
                     data = gunzip_prefix(data)
-                return data.decode("utf-8", "replace").strip()[:4000]
+                return error_document_text(document_id, data)
         except DataKioskAccessDeniedError:
             raise
         except AmazonApiError as exc:

@@ -101,6 +101,16 @@ def document_name(stream: object) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def error_document_text(document_id: str, data: bytes, limit: int = 4000) -> str:
+    """An error document's text on one line (it goes into a one-line failure message), or a note when the
+    bytes are not text (damaged, or compressed in a way that did not decompress): never raw binary."""
+    text = data.decode("utf-8", "replace")
+    unreadable = sum(1 for c in text if c == "\ufffd" or (c < " " and c not in "\t\r\n"))
+    if data[:2] == b"\x1f\x8b" or unreadable > max(2, len(text) // 100):
+        return f"(the error document {document_id} is not readable text: {len(data)} bytes, damaged or compressed)"
+    return " ".join(text.split())[:limit]
+
+
 def gunzip_prefix(data: bytes) -> bytes:
     """As much of a (possibly cut) gzip stream as decompresses; other bytes as they are."""
     import gzip

@@ -24,7 +24,7 @@ from chalkola_pipelines.amazon.async_jobs import (
     parse_instant,
 )
 from chalkola_pipelines.amazon.document_filters import filter_for
-from chalkola_pipelines.amazon.documents import gunzip_prefix
+from chalkola_pipelines.amazon.documents import error_document_text, gunzip_prefix
 from chalkola_pipelines.amazon.errors import AmazonApiError, DocumentExpiredError, ReportFatalError
 from chalkola_pipelines.amazon.presigned import DownloadResult, Transform
 from chalkola_pipelines.amazon.transport import AmazonHttpClient
@@ -301,7 +301,7 @@ class SpReportsClient(PolledJobClient):
                     continue
                 if document.get("compressionAlgorithm") == "GZIP" or data[:2] == b"\x1f\x8b":
                     data = gunzip_prefix(data)
-                return data.decode("utf-8", "replace").strip()[:4000]
+                return error_document_text(document_id, data)
         except (AmazonApiError, KeyError) as exc:
             return f"(the error document {document_id} could not be read: {exc})"
         return f"(the error document {document_id} could not be downloaded: URL expired)"

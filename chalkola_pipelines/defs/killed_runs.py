@@ -4,8 +4,9 @@ When a run worker is killed (kill -9, the OOM killer, a lost node or container),
 the code server) marks the run FAILED with its own words — "was terminated by signal 9", "marked as failed
 from outside the execution context" — which name neither the partitions nor what to do. This sensor (default
 RUNNING, launches nothing, needs no alert channel) writes one engine event into such a run's event log: the
-partitions, the steps that never finished, what Dagster said, and the next step. It only notes runs that
-started and have no step failure of their own (a step failure already says what happened, one line).
+partitions, the steps that never finished, what Dagster said, and the next step. It notes runs that started
+and either have a step that never finished or no step failure at all (a run whose steps all ended, some
+failed, already says what happened, one line per step).
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ def run_partitions(tags: Mapping[str, str]) -> str:
 def killed_run_note(
     instance: dg.DagsterInstance, run: dg.DagsterRun, failure_message: str = ""
 ) -> str | None:
-    """The line for a FAILED run that started and ended without a step failure (its worker died), or None."""
+    """The line for a FAILED run whose worker died (a step never finished, or no step failed), or None."""
     started: list[str] = []
     ended: set[str] = set()
     materialised = 0
-    run_started = False
+    run_started = step_failed = False
     for entry in instance.all_logs(run.run_id):
         event = entry.dagster_event
         if event is None:
@@ -52,7 +53,9 @@ def killed_run_note(
         if kind == dg.DagsterEventType.RUN_START:
             run_started = True
         elif kind == dg.DagsterEventType.STEP_FAILURE:
-            return None  # the step said what happened
+            step_failed = True
+            if event.step_key:
+                ended.add(event.step_key)
         elif kind == dg.DagsterEventType.STEP_START and event.step_key:
             started.append(event.step_key)
         elif kind in _ENDED and event.step_key:
@@ -63,7 +66,10 @@ def killed_run_note(
             return None  # already noted
     if not run_started:
         return None  # never started: the orphan-run sweeper or the launcher says why
-    unfinished = [key for key in dict.fromkeys(started) if key not in ended] or ["(none started yet)"]
+    unfinished = [key for key in dict.fromkeys(started) if key not in ended]
+    if step_failed and not unfinished:
+        return None  # its steps failed and said what happened; nothing died mid-step
+    unfinished = unfinished or ["(none started yet)"]
     partitions = run_partitions(run.tags) or "(unpartitioned)"
     words = failure_message.strip().splitlines()[0][:300].rstrip(".") if failure_message.strip() else ""
     said = f' Dagster: "{words}".' if words else ""

@@ -134,6 +134,31 @@ def test_fatal_downloads_error_document_and_raises(tmp_path):
     assert not (tmp_path / "x.gz").exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4,
+            "is not readable text: 1028 bytes, damaged or compressed",
+        ),
+        (
+            b'{\n  "errorDetails": "Report date range\n exceeds the maximum"\n}',
+            '{ "errorDetails": "Report date range',
+        ),
+    ],
+)
+def test_the_error_document_is_one_line_of_text_never_raw_bytes(tmp_path, body, expected):
+    """A damaged (or still compressed) error document must not put binary into the one-line failure message."""
+    fake = happy_fake("FATAL")
+    fake.routes[-1] = fake.routes[-1].__class__(
+        "GET", fake.routes[-1].pattern, [httpx.Response(200, content=body)]
+    )
+    with pytest.raises(ReportFatalError) as info:
+        client(fake).fetch(SPEC, tmp_path / "x.gz")
+    message = str(info.value)
+    assert expected in message and "\n" not in message and "\ufffd" not in message
+
+
 def test_expired_url_is_refetched(tmp_path):
     fake = happy_fake("DONE")
     fake.routes[3].responders = [

@@ -107,6 +107,16 @@ def test_a_run_whose_step_failed_is_left_alone() -> None:
         assert _notes(instance, run.run_id) == []
 
 
+def test_a_run_killed_after_one_of_its_steps_failed_is_noted() -> None:
+    """The worker died in the second step after the first had failed (the mixed faults scenario)."""
+    with dg.instance_for_test() as instance:
+        result = broken_job.execute_in_process(instance=instance, raise_on_error=False)
+        run = instance.get_run_by_id(result.run_id)
+        _event(instance, run, dg.DagsterEventType.STEP_START, "sp_orders")  # never ended: the kill
+        note = killed_run_note(instance, run, KILLED)
+        assert note is not None and "without finishing step(s) sp_orders:" in note
+
+
 def test_a_run_that_never_started_is_left_alone() -> None:
     with dg.instance_for_test() as instance:
         run = instance.create_run_for_job(job_def=orders_job)
