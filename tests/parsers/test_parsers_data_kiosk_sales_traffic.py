@@ -348,7 +348,7 @@ def _as_record_values(row: list) -> tuple:
 @pytest.mark.parametrize("kind", ["trends", "by_asin"])
 @pytest.mark.parametrize("chunk_bytes", [1 << 20, 50])
 def test_row_batches_give_the_record_parsers_values_or_its_error(kind, chunk_bytes):
-    from chalkola_pipelines.amazon.parsers.data_kiosk_rows import ROW_COLUMNS, row_batches
+    from chalkola_pipelines.amazon.parsers.data_kiosk_rows import ROW_FIELDS, row_batches
 
     for line in _variants(kind):
         data = jsonl([_variants(kind)[0], line, _variants(kind)[1]])
@@ -372,7 +372,7 @@ def test_row_batches_give_the_record_parsers_values_or_its_error(kind, chunk_byt
             for row in b.rows
         ]
         want = [
-            (r["marketplace_id"], r["report_date"], _as_record_values([r[c] for c in ROW_COLUMNS]))
+            (r["marketplace_id"], r["report_date"], _as_record_values([r[c] for c in ROW_FIELDS]))
             for r in records
         ]
         assert sorted(got, key=repr) == sorted(want, key=repr), line
