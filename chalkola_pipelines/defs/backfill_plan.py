@@ -11,8 +11,11 @@ Runs (each one Dagster run; ``MAX_DAYS_PER_RUN`` days at most):
   per day on the per-seller S&T meter (4 an hour, 96 a day, every region together);
 - ``sp_orders``: one run per marketplace and ≤ 29 days; the region's marketplaces with the same days share one
   report per region window (``order_windows``);
-- ``ads_sp_advertised_product``: one run per marketplace and ≤ 31 days, one report each; days older than the
-  Ads API keeps (95 days) are *unavailable at source*: never planned, never failed.
+- ``ads_sp_advertised_product``: one run per marketplace and ≤ 31 days, one report each.
+
+Days older than Amazon serves are *unavailable at source*: never planned, never failed — Ads older than the
+Ads API's 95 days; sales & traffic before "two years ago" (Data Kiosk's startDate limit; the default history
+start, the first of the month 24 months back, can be a few days older).
 
 Order: newest first, then sales & traffic, orders, Ads (the marts need all three for a day), then
 marketplace. The *quota bound* of a plan is, per meter (a bucket of ``burst`` calls refilled at ``rate``, per
@@ -25,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -156,15 +159,23 @@ def wanted_window(
     """The days of ``source`` a backfill should hold for ``marketplace``: [start, newest complete day]."""
     local_today = now.astimezone(marketplace.tz).date()
     newest = min(latest, local_today - dt.timedelta(days=NEWEST_DAYS_BACK[source]))
-    oldest = earliest
-    if source == ADS_SP_ADVERTISED_PRODUCT:
-        oldest = max(oldest, ads_oldest_day(marketplace, now))
+    oldest = max(earliest, oldest_available_day(source, marketplace, now) or earliest)
     return (oldest, newest) if oldest <= newest else None
 
 
-def ads_oldest_day(marketplace: Marketplace, now: dt.datetime) -> dt.date:
-    """The oldest local day the Ads API still reports (95 days of retention)."""
-    return now.astimezone(marketplace.tz).date() - dt.timedelta(days=ADS_RETENTION_DAYS)
+def oldest_available_day(source: str, marketplace: Marketplace, now: dt.datetime) -> dt.date | None:
+    """The oldest local day Amazon still serves for ``source`` (None: no limit inside the partitions)."""
+    local_today = now.astimezone(marketplace.tz).date()
+    if source == ADS_SP_ADVERTISED_PRODUCT:
+        return local_today - dt.timedelta(days=ADS_RETENTION_DAYS)
+    if source == SP_SALES_TRAFFIC:  # "no more than two years ago" (a day of margin for the time zones)
+        utc_today = now.astimezone(dt.UTC).date()
+        try:
+            two_years = utc_today.replace(year=utc_today.year - 2)
+        except ValueError:  # 29 February
+            two_years = utc_today.replace(year=utc_today.year - 2, day=28)
+        return two_years + dt.timedelta(days=1)
+    return None
 
 
 def missing_ranges(days: Iterable[dt.date], max_days: int) -> list[tuple[dt.date, dt.date]]:
@@ -247,7 +258,7 @@ def plan_backfill(
                 )
                 queries = 2 + trends_queries_for(pairs, n)
                 add(PlannedRun(SP_SALES_TRAFFIC, block, first, last), [(data_kiosk_meter(region), queries)])
-        order_windows_seen: set[tuple[dt.date, ...]] = set()
+        _plan_orders(block, days_of, add)
         for mkt in block:
             if sales_traffic_path != DATA_KIOSK:
                 for first, last in missing_ranges(
@@ -259,14 +270,6 @@ def plan_backfill(
                         [(sales_traffic_seller_meter(), n), (reports_meter(region), n)],
                     )
             for first, last in missing_ranges(
-                days_of.get((SP_ORDERS, mkt.code), ()), HISTORY_DAYS_PER_RUN[SP_ORDERS]
-            ):
-                days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-                windows = region_windows(block, days)
-                new = [w for w in windows if (w.first, w.last) not in order_windows_seen]
-                order_windows_seen.update((w.first, w.last) for w in windows)
-                add(PlannedRun(SP_ORDERS, (mkt,), first, last), [(reports_meter(region), len(new))])
-            for first, last in missing_ranges(
                 days_of.get((ADS_SP_ADVERTISED_PRODUCT, mkt.code), ()),
                 HISTORY_DAYS_PER_RUN[ADS_SP_ADVERTISED_PRODUCT],
             ):
@@ -276,6 +279,27 @@ def plan_backfill(
         key=lambda r: (-r.last.toordinal(), SOURCES.index(r.source), position.get(r.marketplaces[0].code, 0))
     )
     return BackfillPlan(runs, meters, dict(unavailable or {}))
+
+
+def _plan_orders(
+    block: tuple[Marketplace, ...],
+    days_of: Mapping[tuple[str, str], list[dt.date]],
+    add: Callable[[PlannedRun, Iterable[tuple[Meter, int]]], None],
+) -> None:
+    """Order runs of a region block: ranges cut from the union of the block's missing days, so that the
+    marketplaces' runs of a range have the same days and share the region's report (``order_windows``: the
+    window depends on the run's days only); a marketplace missing only part of a range runs that part."""
+    region = block[0].region
+    union = sorted({d for m in block for d in days_of.get((SP_ORDERS, m.code), ())})
+    seen: set[tuple[dt.date, dt.date]] = set()
+    for first, last in missing_ranges(union, HISTORY_DAYS_PER_RUN[SP_ORDERS]):
+        for mkt in block:
+            own = [d for d in days_of.get((SP_ORDERS, mkt.code), ()) if first <= d <= last]
+            for a, b in missing_ranges(own, HISTORY_DAYS_PER_RUN[SP_ORDERS]):
+                windows = region_windows(block, [a + dt.timedelta(days=i) for i in range((b - a).days + 1)])
+                new = [w for w in windows if (w.first, w.last) not in seen]
+                seen.update((w.first, w.last) for w in windows)
+                add(PlannedRun(SP_ORDERS, (mkt,), a, b), [(reports_meter(region), len(new))])
 
 
 def choose_runs(

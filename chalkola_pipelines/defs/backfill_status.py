@@ -3,7 +3,8 @@ done / missing / failed / in flight / unavailable at source, the plan of what is
 and the observed rate. Shared by ``history_backfill_sensor`` (its tick log) and ``chalkola backfill status``.
 
 *Failed* = not materialised and covered by an unsuccessful history run of the current round (the next round
-retries it); *unavailable* = Ads days older than the Ads API keeps (never requested); *in flight* = covered by
+retries it); *unavailable* = days older than Amazon serves (``backfill_plan.oldest_available_day``: never
+requested); *in flight* = covered by
 a queued or running run of any launch path (sensor, UI backfill, schedule).
 """
 
@@ -18,12 +19,11 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from chalkola_pipelines.defs.backfill_plan import (
-    ADS_SP_ADVERTISED_PRODUCT,
     DATA_KIOSK,
     REPORTS,
     SOURCES,
     BackfillPlan,
-    ads_oldest_day,
+    oldest_available_day,
     plan_backfill,
     wanted_window,
 )
@@ -195,8 +195,8 @@ def backfill_progress(
         for mkt in marketplaces:
             key = (asset, mkt.code)
             progress = by_source[key] = SourceProgress()
-            if asset == ADS_SP_ADVERTISED_PRODUCT:
-                oldest = ads_oldest_day(mkt, now)
+            oldest = oldest_available_day(asset, mkt, now)
+            if oldest is not None:
                 progress.unavailable = max(0, (min(oldest, latest + dt.timedelta(days=1)) - earliest).days)
             window = wanted_window(asset, mkt, now, earliest, latest)
             if window is None:

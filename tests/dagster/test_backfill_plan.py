@@ -55,7 +55,8 @@ def test_missing_ranges_are_cut_newest_first() -> None:
     ]
 
 
-def test_ads_history_stops_at_the_retention_window() -> None:
+def test_history_stops_where_amazon_stops_serving() -> None:
+    """Ads: 95 days of retention; sales & traffic: Data Kiosk's startDate no more than two years ago."""
     now = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
     us = get_marketplace("US")
     assert wanted_window("ads_sp_advertised_product", us, now, D(2024, 11, 1), D(2026, 11, 23)) == (
@@ -63,9 +64,10 @@ def test_ads_history_stops_at_the_retention_window() -> None:
         D(2026, 11, 22),
     )
     assert wanted_window("sp_sales_traffic", us, now, D(2024, 11, 1), D(2026, 11, 23)) == (
-        D(2024, 11, 1),
+        D(2024, 11, 24),
         D(2026, 11, 21),
     )
+    assert wanted_window("sp_orders", us, now, D(2024, 11, 1), D(2026, 11, 23))[0] == D(2024, 11, 1)
 
 
 def test_region_blocks_follow_the_partitions_order() -> None:
@@ -117,6 +119,26 @@ def test_orders_share_one_report_per_region_window() -> None:
     plan = plan_backfill(missing, mkts)
     assert len(plan.runs) == 6  # 3 marketplaces × 2 ranges of ≤ 29 days
     assert plan.calls() == {reports_meter("eu").name: 2}  # the region's report for each range, once
+
+
+def test_order_ranges_align_across_time_zones_of_a_region() -> None:
+    """At 14:30 UTC it is already tomorrow in Sydney but not in Tokyo: AU's newest day is one ahead. The
+    ranges are cut from the region's union, so only the newest range differs and the older ones share
+    the region's report (27 reports for 24 months, not 52)."""
+    now = dt.datetime(2026, 12, 2, 14, 30, tzinfo=dt.UTC)
+    mkts = parse_marketplace_codes("JP,AU")
+    missing = {}
+    for m in mkts:
+        window = wanted_window("sp_orders", m, now, EARLIEST, now.date() + dt.timedelta(days=1))
+        missing[("sp_orders", m.code)] = days(*window)
+    assert missing[("sp_orders", "AU")][-1] == missing[("sp_orders", "JP")][-1] + dt.timedelta(days=1)
+    plan = plan_backfill(missing, mkts)
+    assert plan.calls() == {reports_meter("fe").name: 27}
+    runs = {(r.marketplaces[0].code, r.first, r.last) for r in plan.runs}
+    older = {(f, la) for code, f, la in runs if code == "JP"} & {
+        (f, la) for code, f, la in runs if code == "AU"
+    }
+    assert len(older) == 25
 
 
 def test_plan_is_newest_first_then_source_then_marketplace() -> None:
