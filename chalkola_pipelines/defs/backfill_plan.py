@@ -9,8 +9,8 @@ Runs (each one Dagster run; ``MAX_DAYS_PER_RUN`` days at most):
   queries the query builder packs for the region's ASINs (``amazon/data_kiosk_queries``);
 - ``sp_sales_traffic`` from reports (no Brand Analytics role): one run per marketplace, one single-day report
   per day on the per-seller S&T meter (4 an hour, 96 a day, every region together);
-- ``sp_orders``: one run per marketplace and ≤ 29 days; the region's marketplaces with the same days share one
-  report per region window (``order_windows``);
+- ``sp_orders``: one region run per ≤ 29 days (the region's report per window, loaded for each of its
+  marketplaces), or one run per marketplace where their missing days differ;
 - ``ads_sp_advertised_product``: one run per marketplace and ≤ 31 days, one report each.
 
 Days older than Amazon serves are *unavailable at source*: never planned, never failed — Ads older than the
@@ -286,20 +286,29 @@ def _plan_orders(
     days_of: Mapping[tuple[str, str], list[dt.date]],
     add: Callable[[PlannedRun, Iterable[tuple[Meter, int]]], None],
 ) -> None:
-    """Order runs of a region block: ranges cut from the union of the block's missing days, so that the
-    marketplaces' runs of a range have the same days and share the region's report (``order_windows``: the
-    window depends on the run's days only); a marketplace missing only part of a range runs that part."""
+    """Order runs of a region block: ranges cut from the union of the block's missing days; a range every
+    marketplace misses entirely is ONE region run (the region's report, loaded for each marketplace), else
+    one run per marketplace for its part (the newest range, when Sydney's day is ahead of Tokyo's). The
+    report window depends on the days only (``order_windows``), so equal days share one report."""
     region = block[0].region
     union = sorted({d for m in block for d in days_of.get((SP_ORDERS, m.code), ())})
     seen: set[tuple[dt.date, dt.date]] = set()
+
+    def reports(a: dt.date, b: dt.date) -> int:
+        windows = region_windows(block, [a + dt.timedelta(days=i) for i in range((b - a).days + 1)])
+        new = [w for w in windows if (w.first, w.last) not in seen]
+        seen.update((w.first, w.last) for w in windows)
+        return len(new)
+
     for first, last in missing_ranges(union, HISTORY_DAYS_PER_RUN[SP_ORDERS]):
+        span = (last - first).days + 1
+        own = {m.code: [d for d in days_of.get((SP_ORDERS, m.code), ()) if first <= d <= last] for m in block}
+        if all(len(days) == span for days in own.values()):
+            add(PlannedRun(SP_ORDERS, block, first, last), [(reports_meter(region), reports(first, last))])
+            continue
         for mkt in block:
-            own = [d for d in days_of.get((SP_ORDERS, mkt.code), ()) if first <= d <= last]
-            for a, b in missing_ranges(own, HISTORY_DAYS_PER_RUN[SP_ORDERS]):
-                windows = region_windows(block, [a + dt.timedelta(days=i) for i in range((b - a).days + 1)])
-                new = [w for w in windows if (w.first, w.last) not in seen]
-                seen.update((w.first, w.last) for w in windows)
-                add(PlannedRun(SP_ORDERS, (mkt,), a, b), [(reports_meter(region), len(new))])
+            for a, b in missing_ranges(own[mkt.code], HISTORY_DAYS_PER_RUN[SP_ORDERS]):
+                add(PlannedRun(SP_ORDERS, (mkt,), a, b), [(reports_meter(region), reports(a, b))])
 
 
 def choose_runs(

@@ -24,7 +24,7 @@ def test_limits_are_those_of_deploy_dagster_yaml() -> None:
     assert {(t["key"], t["per_value"], t["limit"]) for t in limits["tags"]} == {
         ("dagster/backfill", False, 4),
         ("amazon/region", True, 3),
-        ("amazon/api", True, 3),
+        ("amazon/api", True, 6),
     }
     assert limit_of("amazon/region=eu", limits) == 3 and limit_of("dagster/backfill", limits) == 4
 

@@ -117,14 +117,17 @@ def test_orders_share_one_report_per_region_window() -> None:
     mkts = parse_marketplace_codes("UK,DE,FR")
     missing = {("sp_orders", c): days(D(2026, 10, 4), D(2026, 11, 30)) for c in ("UK", "DE", "FR")}
     plan = plan_backfill(missing, mkts)
-    assert len(plan.runs) == 6  # 3 marketplaces × 2 ranges of ≤ 29 days
+    # two region runs of 29 days (UK, DE and FR loaded from the region's report), not six
+    assert [(tuple(m.code for m in r.marketplaces), r.days) for r in plan.runs] == [
+        (("UK", "DE", "FR"), 29)
+    ] * 2
     assert plan.calls() == {reports_meter("eu").name: 2}  # the region's report for each range, once
 
 
 def test_order_ranges_align_across_time_zones_of_a_region() -> None:
     """At 14:30 UTC it is already tomorrow in Sydney but not in Tokyo: AU's newest day is one ahead. The
-    ranges are cut from the region's union, so only the newest range differs and the older ones share
-    the region's report (27 reports for 24 months, not 52)."""
+    ranges are cut from the region's union, so only the newest range differs and the older ones are
+    region runs sharing the region's report (27 reports for 24 months, not 52)."""
     now = dt.datetime(2026, 12, 2, 14, 30, tzinfo=dt.UTC)
     mkts = parse_marketplace_codes("JP,AU")
     missing = {}
@@ -134,11 +137,10 @@ def test_order_ranges_align_across_time_zones_of_a_region() -> None:
     assert missing[("sp_orders", "AU")][-1] == missing[("sp_orders", "JP")][-1] + dt.timedelta(days=1)
     plan = plan_backfill(missing, mkts)
     assert plan.calls() == {reports_meter("fe").name: 27}
-    runs = {(r.marketplaces[0].code, r.first, r.last) for r in plan.runs}
-    older = {(f, la) for code, f, la in runs if code == "JP"} & {
-        (f, la) for code, f, la in runs if code == "AU"
-    }
-    assert len(older) == 25
+    region_runs = [r for r in plan.runs if len(r.marketplaces) == 2]
+    single = sorted((r.marketplaces[0].code, r.first, r.last) for r in plan.runs if len(r.marketplaces) == 1)
+    assert len(region_runs) == 25  # every range but the newest: JP and AU together, one report each
+    assert [code for code, _, _ in single] == ["AU", "JP"]  # the newest range: AU has one day more
 
 
 def test_plan_is_newest_first_then_source_then_marketplace() -> None:

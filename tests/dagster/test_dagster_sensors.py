@@ -148,7 +148,9 @@ def test_history_sensor_loads_sales_traffic_as_region_runs() -> None:
         assert na.tags["dagster/asset_partition_range_end"].endswith("|CA")
         assert len(st) == 2  # one per region: US+CA, JP
         orders = [r for r in result.run_requests if r.job_name == "sp_orders_job"]
-        assert len(orders) == 3  # one per marketplace (sharing the region's report)
+        assert len(orders) == 2  # one region run per region: US+CA (one report for both), JP
+        na_orders = next(r for r in orders if r.tags["amazon/region"] == "na")
+        assert na_orders.tags["dagster/asset_partition_range_end"].endswith("|CA")
         for req in result.run_requests:
             _fake_run(instance, req.job_name, req.tags, dg.DagsterRunStatus.STARTED, req.partition_key)
         progress = backfill_progress(instance, mkts, parts)
