@@ -17,7 +17,8 @@ Days older than Amazon serves are *unavailable at source*: never planned, never 
 Ads API's 95 days; sales & traffic before "two years ago" (Data Kiosk's startDate limit; the default history
 start, the first of the month 24 months back, can be a few days older).
 
-Order: newest first, then sales & traffic, orders, Ads (the marts need all three for a day), then
+Order: newest first by week of the run's newest day, within a week sales & traffic first (its Data Kiosk
+query chain is the longest wait: started first, it does not hold up the end), then orders, Ads, then
 marketplace. The *quota bound* of a plan is, per meter (a bucket of ``burst`` calls refilled at ``rate``, per
 region or per seller), ``max(0, calls − burst) / rate`` (and the daily cap), the meters working in parallel:
 the plan cannot finish sooner than its slowest meter, whatever the orchestration.
@@ -54,6 +55,8 @@ DEFAULT_ASINS_PER_MARKETPLACE = 550
 #: windows spend fewer createQuery calls; amazon-facts §8.2 "a handful of windows"); the report paths keep
 #: their one-report run lengths
 HISTORY_DAYS_PER_RUN: Mapping[str, int] = {**MAX_DAYS_PER_RUN, SP_SALES_TRAFFIC: 92}
+#: runs are ordered by the week of their newest day, then by source (SOURCES), then newest day
+PRIORITY_BUCKET_DAYS = 7
 DATA_KIOSK = "data_kiosk"
 REPORTS = "reports"
 
@@ -275,8 +278,14 @@ def plan_backfill(
             ):
                 add(PlannedRun(ADS_SP_ADVERTISED_PRODUCT, (mkt,), first, last), [(ads_meter(region), 1)])
     position = {m.code: i for i, m in enumerate(marketplaces)}
+    # newest week first; within a week sales & traffic (its Data Kiosk chain takes longest), orders, Ads
     runs.sort(
-        key=lambda r: (-r.last.toordinal(), SOURCES.index(r.source), position.get(r.marketplaces[0].code, 0))
+        key=lambda r: (
+            -(r.last.toordinal() // PRIORITY_BUCKET_DAYS),
+            SOURCES.index(r.source),
+            -r.last.toordinal(),
+            position.get(r.marketplaces[0].code, 0),
+        )
     )
     return BackfillPlan(runs, meters, dict(unavailable or {}))
 
