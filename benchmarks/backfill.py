@@ -49,6 +49,7 @@ from nightly import (  # noqa: E402
     _suppress,
     check_truth,
     quota_bound,
+    run_phases,
     start_daemon,
     thread_cpu,
     wait_rusage,
@@ -69,11 +70,12 @@ def log(message: str) -> None:
     print(f"[backfill-bench {dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def start_date(months: int, today: dt.date) -> dt.date:
-    """The history's first day: ``months`` months back (never before the partitions' 24-month start)."""
+def start_date(months: int, today: dt.date, days: int | None = None) -> dt.date:
+    """The history's first day: ``days`` days or ``months`` months back (never before the partitions'
+    24-month start)."""
     from chalkola_pipelines.defs.partitions import default_start_date
 
-    back = today - dt.timedelta(days=round(months * 30.44))
+    back = today - dt.timedelta(days=days if days is not None else round(months * 30.44))
     return max(back, default_start_date(today))
 
 
@@ -129,7 +131,7 @@ def run_backfill(
 ) -> dict[str, Any]:
     import dagster as dg
 
-    from chalkola_pipelines.defs.backfill_status import backfill_progress
+    from chalkola_pipelines.defs.backfill_status import IN_FLIGHT_STATUSES, backfill_progress
     from chalkola_pipelines.defs.jobs import ensure_pool_limits
     from chalkola_pipelines.defs.partitions import daily_marketplace_partitions
     from chalkola_pipelines.simulator.credentials import simulator_environment
@@ -139,7 +141,7 @@ def run_backfill(
     cpu_thread0 = time.thread_time()
     scale = args.time_scale
     today = dt.datetime.now(dt.UTC).date()
-    first_day = start_date(args.months, today)
+    first_day = start_date(args.months, today, args.days)
     partitions = daily_marketplace_partitions(marketplaces, first_day)
     sim = run_in_thread(seed=args.seed, time_scale=scale, brand_analytics=True)
     storage_name = f"chalkola_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}_dagster"
@@ -193,16 +195,17 @@ def run_backfill(
                 if time.monotonic() - last_log > 30:
                     last_log = time.monotonic()
                     log(progress.summary_line())
-                in_flight = instance.get_runs(dg.RunsFilter(statuses=[
-                    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-                    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]))  # fmt: skip
-                if totals.done == wanted and not in_flight:
+                # the history's runs (the dbt sensor's builds are not the backfill's); the window may grow by a
+                # day while it runs (a marketplace's local midnight): compare with the current one
+                in_flight = [r for r in instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT_STATUSES))
+                             if r.job_name != "dbt_marts_job"]  # fmt: skip
+                if totals.done >= totals.wanted and not in_flight:
                     break
-                if not in_flight and totals.done < wanted:
+                if not in_flight:
                     idle_since = idle_since or time.monotonic()
                     if time.monotonic() - idle_since > 180:  # the sensor gave up (3 rounds) or is stuck
                         log(
-                            f"nothing in flight for 180 s with {wanted - totals.done} partitions not done: stopping"
+                            f"nothing in flight for 180 s with {totals.wanted - totals.done} partitions not done: stopping"
                         )
                         break
                 else:
@@ -218,6 +221,7 @@ def run_backfill(
             simulated = (end_wall - created) * scale
             statuses = [r.dagster_run.status.value for r in raw]
             slowest, failures = run_details(instance, raw, scale)
+            phases = run_phases(instance, raw)
             final = backfill_progress(instance, marketplaces, partitions, round_no=_round(instance))
             stats = sim.state.request_stats
             snapshot = stats.snapshot()
@@ -265,7 +269,8 @@ def run_backfill(
         "months": args.months,
         "first_day": first_day.isoformat(),
         "time_scale": scale,
-        "partitions_wanted": wanted,
+        "partitions_wanted": final.totals().wanted,
+        "partitions_wanted_at_start": wanted,
         "sales_traffic_partitions_wanted": sum(
             p.wanted for (source, _), p in plan0.by_source.items() if source == "sp_sales_traffic"
         ),
@@ -276,6 +281,7 @@ def run_backfill(
         "runs": len(raw),
         "runs_succeeded": statuses.count("SUCCESS"),
         "runs_failed": statuses.count("FAILURE"),
+        "run_phases_real_seconds": phases,
         "slowest_runs": slowest,
         "failed_runs": failures,
         "simulated_wall_seconds": round(simulated, 1),
@@ -327,7 +333,16 @@ def run_details(instance: Any, records: Sequence[Any], scale: float) -> tuple[li
             "status": r.dagster_run.status.value,
         }
 
-    slowest = sorted((describe(r) for r in records), key=lambda d: d["queued_s"] + d["running_s"])[-5:]
+    ranked = sorted(records, key=lambda r: (r.end_time or time.time()) - r.create_timestamp.timestamp())
+    slowest = [describe(r) for r in ranked[-5:]]
+    if ranked:  # what the longest run spent its time on: its log lines, in simulated seconds from its start
+        longest = ranked[-1]
+        t0 = longest.start_time or longest.create_timestamp.timestamp()
+        slowest[-1]["timeline"] = [
+            (round((e.timestamp - t0) * scale), (e.user_message or "")[:160])
+            for e in instance.all_logs(longest.dagster_run.run_id)
+            if e.user_message
+        ][:60]
     failures = []
     for r in records:
         if r.dagster_run.status != dg.DagsterRunStatus.FAILURE:
@@ -479,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--days", type=int, default=None, help="days of history instead of --months")
     parser.add_argument("--marketplaces", default=None, help="comma-separated codes (default: the eleven)")
     parser.add_argument("--time-scale", type=float, default=10.0, help="simulated seconds per real second")
     parser.add_argument(
