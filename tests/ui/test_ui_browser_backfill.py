@@ -67,6 +67,7 @@ def shots(capsys: pytest.CaptureFixture[str]) -> Iterator[Path]:
     yield folder
 
 
+@pytest.mark.timeout(1800)  # start-up ≤ 420 s + the backfill ≤ 900 s on a starved machine, with room to spare
 def test_ui_backfill_of_two_marketplaces_completes_under_the_region_limit(
     pg_server_url: str,
     simulator,
