@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -43,6 +44,10 @@ def stop_signals_raise() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _default_sigint() -> None:  # runs in the child between fork and exec
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_group(
     args: Sequence[str],
     *,
@@ -51,7 +56,13 @@ def start_group(
     stdout: int | IO[Any] | None = None,
     stderr: int | IO[Any] | None = None,
 ) -> subprocess.Popen:
-    """``args`` as the leader of a new session (its process group id is its pid)."""
+    """``args`` as the leader of a new session (its process group id is its pid), with SIGINT at its default.
+
+    An ignored SIGINT is inherited across exec: a command started in the background of a script (``cmd &``,
+    where the shell ignores SIGINT) would hand that on to ``dagster dev`` and all its children, which then
+    ignore the SIGINT that stops them (seen: nothing reacted for 30 s until SIGKILL). So the child gets SIGINT
+    back at its default (Python then turns it into KeyboardInterrupt again)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
     return subprocess.Popen(
         list(args),
         env=dict(env) if env is not None else None,
@@ -59,6 +70,7 @@ def start_group(
         stdout=stdout,
         stderr=stderr,
         start_new_session=True,
+        preexec_fn=_default_sigint if in_main_thread else None,  # noqa: PLW1509 - only sets one signal
     )
 
 
@@ -79,10 +91,17 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 
 def stop_group(
-    proc: subprocess.Popen, *, first: signal.Signals = signal.SIGTERM, grace: float = 20.0, poll: float = 0.2
+    proc: subprocess.Popen,
+    *,
+    first: signal.Signals = signal.SIGTERM,
+    grace: float = 20.0,
+    then: signal.Signals | None = None,
+    then_grace: float = 10.0,
+    poll: float = 0.2,
 ) -> float:
-    """Stop the group led by ``proc``: ``first`` to the whole group, SIGKILL to what is left after ``grace``
-    seconds (at once on a second Ctrl-C / SIGTERM meanwhile). Returns the seconds it took."""
+    """Stop the group led by ``proc``: ``first`` to the whole group; after ``grace`` seconds ``then`` (if given)
+    to what is left, and after ``then_grace`` more SIGKILL; SIGKILL at once on a second Ctrl-C / SIGTERM
+    meanwhile. Returns the seconds it took."""
     started = time.monotonic()
     pgid = proc.pid
     hurry = False
@@ -96,12 +115,18 @@ def stop_group(
     with contextlib.suppress(ValueError):  # signal handlers can only be set in the main thread
         previous = {sig: signal.signal(sig, impatient) for sig in watched}
     try:
-        _signal_group(pgid, first)
-        while time.monotonic() - started < grace and not hurry:
-            proc.poll()  # reap the leader: a zombie still counts as a member of its group
-            if not group_alive(pgid):
+        steps = [(first, grace), *([(then, then_grace)] if then is not None else [])]
+        for sig, wait in steps:
+            if hurry or not group_alive(pgid):
                 break
-            time.sleep(poll)
+            _signal_group(pgid, sig)
+            step_started = time.monotonic()
+            while time.monotonic() - step_started < wait and not hurry:
+                proc.poll()  # reap the leader: a zombie still counts as a member of its group
+                if not group_alive(pgid):
+                    break
+                time.sleep(poll)
+        proc.poll()
         if group_alive(pgid):
             _signal_group(pgid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -3,8 +3,8 @@ local simulator unless ``--no-simulator``.
 
 Stopping it stops everything it started. The simulator and ``dagster dev`` each run in a process group of their
 own (process_groups.py), so a terminal's Ctrl-C reaches only this command, which then stops them: ``dagster dev``'s
-whole group (webserver, daemon, code servers, run workers) gets SIGINT — what Ctrl-C would give it — and, if any
-of it is still there after ``DAGSTER_GRACE_SECONDS``, SIGKILL; then the simulator (SIGTERM, then SIGKILL). SIGTERM
+whole group (webserver, daemon, code servers, run workers) gets SIGINT — what Ctrl-C would give it — then, for
+what is still there after ``DAGSTER_GRACE_SECONDS``, SIGTERM, and SIGKILL 10 s later; then the simulator (SIGTERM, then SIGKILL). SIGTERM
 and SIGHUP to this command do the same (Python's default for SIGTERM would leave every child running). A run
 interrupted that way is failed by Dagster's run monitoring when the daemon runs again.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from chalkola_pipelines.process_groups import start_group, stop_group, stop_signals_raise
 
-DAGSTER_GRACE_SECONDS = 30.0
+DAGSTER_GRACE_SECONDS = 25.0
 #: ``dagster dev`` warns at every start that it is superseded by ``dg dev`` (the dagster-dg CLI, not installed
 #: here): nothing an operator can act on. A message filter needs no import, so it costs the children nothing.
 DAGSTER_DEV_WARNINGS = "ignore:Function `dev_command` is superseded"
@@ -77,7 +77,13 @@ def run_ui(args: argparse.Namespace) -> int:
                 finally:
                     if proc.poll() is None:
                         print("chalkola ui: stopping Dagster (webserver, daemon, code servers) …", flush=True)
-                    took = stop_group(proc, first=signal.SIGINT, grace=DAGSTER_GRACE_SECONDS)
+                    took = stop_group(
+                        proc,
+                        first=signal.SIGINT,
+                        grace=DAGSTER_GRACE_SECONDS,
+                        then=signal.SIGTERM,
+                        then_grace=10.0,
+                    )
                     print(f"chalkola ui: Dagster stopped ({took:.0f} s)", flush=True)
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP (Stopped): everything above is stopped
             print("chalkola ui: stopped", flush=True)

@@ -32,6 +32,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _alive(pids: list[int]) -> list[str]:
     out = []
     for pid in pids:
@@ -84,10 +88,13 @@ def test_stopping_chalkola_ui_stops_everything_it_started(
             PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
         )
         with open(log, "wb") as out:
-            # a session of its own, like a shell's job: Ctrl-C goes to this process group
+            # a session of its own, like a shell's job: Ctrl-C goes to this process group. `kill` is tried on a
+            # command started as a script's background job (`chalkola ui &`: the shell ignores SIGINT for it, and
+            # an ignored SIGINT is inherited): dagster dev must still honour the SIGINT that stops it
             ui = subprocess.Popen(
                 [sys.executable, "-m", "chalkola_pipelines.cli", "ui", "--port", str(port), "--time-scale", "600"],
                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_ignore_sigint if how == "sigterm" else None,  # noqa: PLW1509
             )  # fmt: skip
         started: list[int] = []
         try:
@@ -114,5 +121,8 @@ def test_stopping_chalkola_ui_stops_everything_it_started(
     assert not left, f"left running after `chalkola ui` was stopped ({how}): {left}\n{text[-2000:]}"
     assert took < 60, took
     assert "chalkola ui: stopped" in text
+    assert "Dagster services shut down." in text, (
+        f"dagster dev did not stop on SIGINT (killed instead):\n{text[-2000:]}"
+    )
     for noise in ("BetaWarning", "SupersessionWarning", "PreviewWarning", "varying BackfillPolicies"):
         assert noise not in text, f"{noise} in the console of chalkola ui:\n{text[-3000:]}"
