@@ -1,4 +1,4 @@
-"""`chalkola …`: demo, ui, simulator, db, export, docs, backfill.
+"""`chalkola …`: demo, ui, simulator, db, export, docs, backfill, auth.
 
 Each command group lives next to what it drives and registers itself here:
 - ``chalkola simulator serve|env`` → chalkola_pipelines.simulator.cli
@@ -6,6 +6,7 @@ Each command group lives next to what it drives and registers itself here:
 - ``chalkola demo`` / ``chalkola ui`` → chalkola_pipelines.demo
 - ``chalkola docs``                → chalkola_pipelines.dbt_docs
 - ``chalkola backfill status``     → chalkola_pipelines.backfill_cli
+- ``chalkola auth url|exchange``   → chalkola_pipelines.auth_cli
 
 A bad setting ends with one line on stderr naming it and the fix, exit code 2 (config_errors.py).
 """
@@ -24,6 +25,7 @@ _GROUPS = (
     "chalkola_pipelines.demo",
     "chalkola_pipelines.dbt_docs",
     "chalkola_pipelines.backfill_cli",
+    "chalkola_pipelines.auth_cli",
 )
 
 

@@ -37,7 +37,7 @@ from chalkola_pipelines.defs.checks import (
     rows_match_document,
 )
 from chalkola_pipelines.defs.empty_day_checks import empty_days_plausible
-from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_ORDERS
+from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_ORDERS, raw_backfill_policy
 from chalkola_pipelines.defs.order_windows import (
     END_SAFETY,
     FuturePartitionError,
@@ -115,7 +115,7 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
         name=SP_ORDERS,
         group_name=RAW_GROUP,
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_DAYS_PER_REPORT),
+        backfill_policy=raw_backfill_policy(),
         pool=POOL,
         output_required=False,
         check_specs=ORDERS_CHECK_SPECS,

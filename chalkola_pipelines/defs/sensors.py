@@ -15,7 +15,9 @@ Cursor: ``{"round": n}``.
 than the last build exist and no raw run is queued or running (or the oldest unbuilt load is older than
 ``DBT_MAX_WAIT``). One build after the nightly fan-out of 11 marketplaces × 3 sources, not 33; the same
 sensor covers UI backfills and the history sensor. Cursor: ``{"storage_id": n}`` of the newest raw
-materialisation handed to dbt.
+materialisation handed to dbt; loads recorded before the start of the latest successful full ``dbt_marts_job``
+run (`make demo`'s dbt build, one launched by hand) count as built too, so the sensor does not rebuild the marts
+the demo has just built.
 """
 
 from __future__ import annotations
@@ -160,6 +162,9 @@ def build_dbt_after_raw_loads_sensor(
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         instance = context.instance
         seen = int(_parse_cursor(context.cursor).get("storage_id", 0))
+        built = built_by_last_full_dbt_build(instance, raw_asset_names, context.repository_def)
+        if built is not None and built[0] > seen:
+            seen = built[0]  # e.g. `make demo` built the marts: not again when the UI starts
         newest, oldest_ts = seen, None
         changed: list[dg.AssetKey] = []
         for name in raw_asset_names:
@@ -175,6 +180,10 @@ def build_dbt_after_raw_loads_sensor(
                 ts = first_new[0].timestamp
                 oldest_ts = ts if oldest_ts is None else min(oldest_ts, ts)
         if newest <= seen or oldest_ts is None:
+            if built is not None and built[0] == seen:
+                return dg.SkipReason(
+                    f"no raw load since the last full dbt build (run {built[1]}): the marts are up to date"
+                )
             return dg.SkipReason("no raw load since the last dbt build")
         in_flight = instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT_STATUSES))
         if any(run.job_name == DBT_MARTS_JOB for run in in_flight):
@@ -201,6 +210,41 @@ def build_dbt_after_raw_loads_sensor(
         )
 
     return _sensor
+
+
+def built_by_last_full_dbt_build(
+    instance: dg.DagsterInstance,
+    raw_asset_names: Sequence[str] = RAW_ASSET_NAMES,
+    repository_def: dg.RepositoryDefinition | None = None,
+) -> tuple[int, str] | None:
+    """(storage id of the newest raw materialisation recorded before the latest successful *full*
+    ``dbt_marts_job`` run started, that run's id), or None.
+
+    Such a build — `chalkola demo`'s, or one launched from the UI or the CLI — read every raw load before it, so
+    the sensor need not rebuild them: its cursor starts after them. Only full builds count (no or an empty asset
+    selection, or all of the job's assets): a partial build of the sensor's own may have missed a load that landed between
+    the sensor's tick and the run's start."""
+    records = instance.get_run_records(
+        dg.RunsFilter(job_name=DBT_MARTS_JOB, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=20
+    )
+    in_job: set[dg.AssetKey] | None = None
+    if repository_def is not None:
+        in_job = set(repository_def.get_job(DBT_MARTS_JOB).asset_layer.selected_asset_keys)
+    for record in records:  # newest first
+        run = record.dagster_run
+        full = not run.asset_selection or (in_job is not None and in_job <= set(run.asset_selection))
+        if not full or record.start_time is None:
+            continue
+        newest = 0
+        for name in raw_asset_names:
+            before = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(name), before_timestamp=record.start_time),
+                limit=1,
+            ).records
+            if before:
+                newest = max(newest, before[0].storage_id)
+        return newest, run.run_id
+    return None
 
 
 def affected_dbt_assets(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import dagster as dg
 import pytest
@@ -200,3 +201,43 @@ def test_dbt_sensor_does_not_wait_forever() -> None:
         _fake_run(instance, "sp_sales_traffic_job", {}, dg.DagsterRunStatus.STARTED)
         result, _ = _tick(sensor, instance)
         assert isinstance(result, dg.SensorResult)
+
+
+def _successful_dbt_build(instance) -> str:
+    """A real, successful run of a job named dbt_marts_job (no asset selection: a full build, as the demo's
+    `dagster job execute -j dbt_marts_job`), with the run record's start time set by the run itself."""
+
+    @dg.op
+    def build(): ...
+
+    @dg.job(name=DBT_MARTS_JOB)
+    def full_build():
+        build()
+
+    result = full_build.execute_in_process(instance=instance)
+    assert result.success
+    return result.run_id
+
+
+def test_dbt_sensor_does_not_rebuild_what_a_full_build_already_read() -> None:
+    """After `make demo` (raw loads, then dbt build) the sensor's first tick under `make ui` skips."""
+    dbt_job = next(j for j in build_jobs() if j.name == DBT_MARTS_JOB)
+    sensor = build_dbt_after_raw_loads_sensor(dbt_job)
+    with dg.instance_for_test() as instance:
+        _materialize(instance, "sp_orders", "US", [D(2026, 11, 20), D(2026, 11, 21)])
+        _materialize(instance, "sp_sales_traffic", "US", [D(2026, 11, 20)])
+        before, _ = _tick(sensor, instance)
+        assert isinstance(before, dg.SensorResult), "without a dbt build the loads are built"
+
+        time.sleep(0.05)  # the build starts after the loads (timestamps)
+        run_id = _successful_dbt_build(instance)
+        skipped, cursor = _tick(sensor, instance)
+        assert isinstance(skipped, dg.SkipReason), skipped
+        assert f"last full dbt build (run {run_id})" in skipped.skip_message
+        assert cursor is None
+
+        time.sleep(0.05)
+        _materialize(instance, "ads_sp_advertised_product", "US", [D(2026, 11, 21)])
+        after, cursor = _tick(sensor, instance)
+        assert isinstance(after, dg.SensorResult)
+        assert after.run_requests[0].tags["chalkola/raw_assets"] == "ads_sp_advertised_product"
