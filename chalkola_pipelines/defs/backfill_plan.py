@@ -14,8 +14,9 @@ Runs (each one Dagster run; ``MAX_DAYS_PER_RUN`` days at most):
 - ``ads_sp_advertised_product``: one run per marketplace and ≤ 31 days, one report each.
 
 Days older than Amazon serves are *unavailable at source*: never planned, never failed — Ads older than the
-Ads API's 95 days; sales & traffic before "two years ago" (Data Kiosk's startDate limit; the default history
-start, the first of the month 24 months back, can be a few days older).
+Ads API's 95 days; sales & traffic and orders before "two years ago" (Data Kiosk's startDate limit; order
+reports that old end CANCELLED) — the default history start, the first of the month 24 months back, can be a
+few days older.
 
 Order: newest first by week of the run's newest day, within a week sales & traffic first (its Data Kiosk
 query chain is the longest wait: started first, it does not hold up the end), then orders, Ads, then
@@ -171,7 +172,7 @@ def oldest_available_day(source: str, marketplace: Marketplace, now: dt.datetime
     local_today = now.astimezone(marketplace.tz).date()
     if source == ADS_SP_ADVERTISED_PRODUCT:
         return local_today - dt.timedelta(days=ADS_RETENTION_DAYS)
-    if source == SP_SALES_TRAFFIC:  # "no more than two years ago" (a day of margin for the time zones)
+    if source in (SP_SALES_TRAFFIC, SP_ORDERS):  # two years (a day of margin for the time zones)
         utc_today = now.astimezone(dt.UTC).date()
         try:
             two_years = utc_today.replace(year=utc_today.year - 2)

@@ -67,7 +67,7 @@ def test_history_stops_where_amazon_stops_serving() -> None:
         D(2024, 11, 24),
         D(2026, 11, 21),
     )
-    assert wanted_window("sp_orders", us, now, D(2024, 11, 1), D(2026, 11, 23))[0] == D(2024, 11, 1)
+    assert wanted_window("sp_orders", us, now, D(2024, 11, 1), D(2026, 11, 23))[0] == D(2024, 11, 24)
 
 
 def test_region_blocks_follow_the_partitions_order() -> None:
