@@ -48,6 +48,7 @@ from nightly import (  # noqa: E402
     _empty_database,
     _suppress,
     check_truth,
+    pipeline_env,
     quota_bound,
     run_phases,
     start_daemon,
@@ -134,7 +135,6 @@ def run_backfill(
     from chalkola_pipelines.defs.backfill_status import IN_FLIGHT_STATUSES, backfill_progress
     from chalkola_pipelines.defs.jobs import ensure_pool_limits
     from chalkola_pipelines.defs.partitions import daily_marketplace_partitions
-    from chalkola_pipelines.simulator.credentials import simulator_environment
     from chalkola_pipelines.simulator.server import run_in_thread
 
     started_wall = time.monotonic()
@@ -151,25 +151,13 @@ def run_backfill(
             storage_url = _empty_database(server_url, storage_name)
             home = work / "dagster_home"
             write_instance_config(home, storage_url)
-            env = {
-                **os.environ,
-                **simulator_environment(sim.base_url, scale),
-                "PATH": str(VENV_BIN) + os.pathsep + os.environ.get("PATH", ""),
-                "PYTHONPATH": str(REPO),
-                "DAGSTER_HOME": str(home),
-                "DATABASE_URL": wh.url,
-                "CHALKOLA_MARKETPLACES": ",".join(m.code for m in marketplaces),
-                "CHALKOLA_START_DATE": first_day.isoformat(),
-                "CHALKOLA_SALES_TRAFFIC_SOURCE": "auto",
-                "CHALKOLA_LANDING_DIR": str(work / "landing"),
-                "CHALKOLA_RATE_LIMIT_NAMESPACE": f"bench-backfill-{uuid.uuid4().hex[:6]}",
+            env = pipeline_env(
+                sim.base_url, scale, home=home, warehouse_url=wh.url, marketplaces=[m.code for m in marketplaces],
+                landing=work / "landing", namespace="bench-backfill",
+                CHALKOLA_START_DATE=first_day.isoformat(), CHALKOLA_SALES_TRAFFIC_SOURCE="auto",
                 # production's polling intervals (first and longest), on the simulator's clock
-                **{
-                    f"CHALKOLA_{name}_SECONDS": repr(seconds / scale)
-                    for name, seconds in POLL_SECONDS.items()
-                },
-            }
-            env.pop("DAGSTER_PG_URL", None)
+                **{f"CHALKOLA_{name}_SECONDS": repr(seconds / scale) for name, seconds in POLL_SECONDS.items()},
+            )  # fmt: skip
             instance = dg.DagsterInstance.from_config(str(home))
             ensure_pool_limits(instance)
             plan0 = backfill_progress(instance, marketplaces, partitions, st_path="data_kiosk")

@@ -284,6 +284,31 @@ def _drop_database(server_url: str, name: str) -> None:
         admin.execute(f'drop database if exists "{name}"')
 
 
+def pipeline_env(
+    sim_url: str, time_scale: float, *, home: Path, warehouse_url: str, marketplaces: Sequence[str],
+    landing: Path, namespace: str, **settings: str,
+) -> dict[str, str]:  # fmt: skip
+    """The environment of a benchmark's daemon and runs: the simulator's endpoints and demo credentials (its
+    time scale), the venv on PATH, the instance at ``home``, the warehouse, the marketplaces, the landing
+    store, a fresh rate-limit namespace, and ``settings`` (further variables, e.g. CHALKOLA_START_DATE)."""
+    from chalkola_pipelines.simulator.credentials import simulator_environment
+
+    env = {
+        **os.environ,
+        **simulator_environment(sim_url, time_scale),
+        "PATH": str(VENV_BIN) + os.pathsep + os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "DAGSTER_HOME": str(home),
+        "DATABASE_URL": warehouse_url,
+        "CHALKOLA_MARKETPLACES": ",".join(marketplaces),
+        "CHALKOLA_LANDING_DIR": str(landing),
+        "CHALKOLA_RATE_LIMIT_NAMESPACE": f"{namespace}-{uuid.uuid4().hex[:6]}",
+        **settings,
+    }
+    env.pop("DAGSTER_PG_URL", None)  # the instance's storage URL is written in its dagster.yaml
+    return env
+
+
 def write_instance_config(home: Path, storage_url: str) -> None:
     """deploy/dagster.yaml as is, with the storage URL written in (each variant has its own)."""
     from chalkola_pipelines.warehouse.postgres import sqlalchemy_url
@@ -387,7 +412,6 @@ def run_variant(
 
     from chalkola_pipelines.defs.jobs import ensure_pool_limits
     from chalkola_pipelines.defs.schedules import SALES_TRAFFIC_WINDOW
-    from chalkola_pipelines.simulator.credentials import simulator_environment
     from chalkola_pipelines.simulator.server import run_in_thread
 
     started_wall = time.monotonic()
@@ -402,22 +426,15 @@ def run_variant(
             storage_url = _empty_database(server_url, storage_name)
             home = base_dir / "dagster_home"
             write_instance_config(home, storage_url)
-            env = {
-                **os.environ,
-                **simulator_environment(sim.base_url, time_scale),
-                "PATH": str(VENV_BIN) + os.pathsep + os.environ.get("PATH", ""),
-                "PYTHONPATH": str(REPO),
-                "DAGSTER_HOME": str(home),
-                "DATABASE_URL": wh.url,
-                "CHALKOLA_MARKETPLACES": ",".join(m.code for m in marketplaces),
-                "CHALKOLA_SALES_TRAFFIC_SOURCE": source,
-                "CHALKOLA_LANDING_DIR": str(base_dir / "landing"),
-                "CHALKOLA_RATE_LIMIT_NAMESPACE": f"bench-nightly-{name}-{uuid.uuid4().hex[:6]}",
+            env = pipeline_env(
+                sim.base_url, time_scale, home=home, warehouse_url=wh.url,
+                marketplaces=[m.code for m in marketplaces], landing=base_dir / "landing",
+                namespace=f"bench-nightly-{name}",
+                CHALKOLA_SALES_TRAFFIC_SOURCE=source,
                 # production's first poll intervals, in simulated time
-                "CHALKOLA_DATA_KIOSK_POLL_SECONDS": repr(DK_POLL_SECONDS / time_scale),
-                "CHALKOLA_SP_REPORT_POLL_SECONDS": repr(SP_REPORT_POLL_SECONDS / time_scale),
-            }
-            env.pop("DAGSTER_PG_URL", None)
+                CHALKOLA_DATA_KIOSK_POLL_SECONDS=repr(DK_POLL_SECONDS / time_scale),
+                CHALKOLA_SP_REPORT_POLL_SECONDS=repr(SP_REPORT_POLL_SECONDS / time_scale),
+            )  # fmt: skip
             instance = dg.DagsterInstance.from_config(str(home))
             ensure_pool_limits(instance)
             log(f"{name}: simulator {sim.base_url} (time scale {time_scale:g}); starting dagster-daemon")
