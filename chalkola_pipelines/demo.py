@@ -248,15 +248,26 @@ def _run_demo(args: argparse.Namespace) -> int:
         runs = [RangeRun(m, *last_complete_days(m, args.days)) for m in marketplaces]
         failures: list[tuple[RangeRun, Path]] = []
 
-        def launch(run: RangeRun) -> None:
-            ok, secs, log = _dagster_job(RAW_JOB, run.tags, env, f"raw_{run.marketplace.code}")
-            print(f"  [{'ok' if ok else 'FAILED'}] {RAW_JOB} {run.marketplace.code} {run.first}..{run.last} ({secs:.0f} s)",
-                  flush=True)  # fmt: skip
-            if not ok:
-                failures.append((run, log))
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
-            list(pool.map(launch, runs))
+        # a progress bar on a terminal (rich prints the run lines above it; plain lines when piped)
+        with Progress(
+            TextColumn("  raw runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+        ) as progress:
+            task = progress.add_task("raw", total=len(runs))
+
+            def launch(run: RangeRun) -> None:
+                ok, secs, log = _dagster_job(RAW_JOB, run.tags, env, f"raw_{run.marketplace.code}")
+                progress.console.print(
+                    f"  [{'ok' if ok else 'FAILED'}] {RAW_JOB} {run.marketplace.code} {run.first}..{run.last} "
+                    f"({secs:.0f} s)", markup=False, highlight=False,
+                )  # fmt: skip
+                progress.advance(task)
+                if not ok:
+                    failures.append((run, log))
+
+            with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+                list(pool.map(launch, runs))
         if failures:
             for run, log in failures:
                 print(f"  {run.marketplace.code} failed: see {log}")
