@@ -375,11 +375,19 @@ def dbt_timings(url: str, code: str) -> dict[str, Any]:
         if done.returncode != 0:
             out[name.replace("_seconds", "_error")] = (done.stdout + done.stderr)[-800:]
     with connect(url) as conn:
-        month = conn.execute(
+        newest = conn.execute(
             "select max(date) from marts.fct_asin_daily where marketplace = %s", (code,)
         ).fetchone()[0]
-        if month is not None:
+        if (
+            newest is not None
+        ):  # the last complete calendar month (or the newest day's month if it is the only one)
+            month = newest.replace(day=1) - dt.timedelta(days=1)
             first = month.replace(day=1)
+            if conn.execute(
+                "select not exists (select 1 from marts.fct_asin_daily where marketplace = %s and date <= %s)",
+                (code, month),
+            ).fetchone()[0]:
+                first, month = newest.replace(day=1), newest
             plan = conn.execute(
                 "explain (analyze, format json) select asin, sum(ordered_sales), sum(units_ordered) "
                 "from marts.fct_asin_daily where marketplace = %s and date between %s and %s group by asin",
