@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint ui stop docs clean
+.PHONY: install browser demo test lint ui stop docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,19 @@ install: $(STAMP) $(MANIFEST)
 demo: $(STAMP) $(MANIFEST)
 	$(BIN)/chalkola demo
 
-## make test: the whole test suite (unit, contract, integration, end to end).
-test: $(STAMP) $(MANIFEST)
+# The browser test (tests/ui) drives Debian's chromium with Playwright (the pip package, dev extra); Playwright
+# never downloads a browser of its own. Installed once, only when missing (root, or a user with sudo).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "make: installing Debian's chromium for the browser test (tests/ui)"
+	@if [ "$$(id -u)" -eq 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else \
+	  echo "make: $(CHROMIUM) is missing; install it as root: apt-get install -y chromium" >&2; exit 1; fi; \
+	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+browser: $(CHROMIUM)
+
+## make test: the whole test suite (unit, contract, integration, end to end, the UI in headless chromium).
+test: $(STAMP) $(MANIFEST) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

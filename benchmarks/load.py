@@ -71,6 +71,7 @@ from nightly import (  # noqa: E402
     _suppress,
     check_truth,
     execution_params,
+    pipeline_env,
     run_phases,
     thread_cpu,
     wait_rusage,
@@ -147,7 +148,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from chalkola_pipelines.defs.jobs import POOLS, ensure_pool_limits
     from chalkola_pipelines.demo import DAGSTER_PROCESS_ENV
-    from chalkola_pipelines.simulator.credentials import simulator_environment
     from chalkola_pipelines.simulator.server import run_in_thread
     from chalkola_pipelines.warehouse.postgres import database_url
 
@@ -175,25 +175,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             storage_url = _empty_database(server_url, storage_name)
             home = work / "dagster_home"
             write_instance_config(home, storage_url)
-            env = {
-                **os.environ,
-                **simulator_environment(sim.base_url, args.time_scale),
-                "PATH": str(VENV_BIN) + os.pathsep + os.environ.get("PATH", ""),
-                "PYTHONPATH": str(REPO),
-                "DAGSTER_HOME": str(home),
-                "DATABASE_URL": wh.url,
-                "CHALKOLA_MARKETPLACES": ",".join([*codes, *extra]),
-                "CHALKOLA_LANDING_DIR": str(work / "landing"),
-                "CHALKOLA_RATE_LIMIT_NAMESPACE": f"bench-load-{uuid.uuid4().hex[:6]}",
+            env = pipeline_env(
+                sim.base_url, args.time_scale, home=home, warehouse_url=wh.url, marketplaces=[*codes, *extra],
+                landing=work / "landing", namespace="bench-load",
                 # production's first poll intervals, in simulated time (as benchmarks/nightly.py)
-                "CHALKOLA_DATA_KIOSK_POLL_SECONDS": repr(10.0 / args.time_scale),
-                "CHALKOLA_SP_REPORT_POLL_SECONDS": repr(1.0 / args.time_scale),
-                "CHALKOLA_ADS_REPORT_POLL_SECONDS": repr(5.0 / args.time_scale),
-            }
-            env.update(
-                {k: os.environ.get(k) or v for k, v in DAGSTER_PROCESS_ENV.items()}
-            )  # as deployments do
-            env.pop("DAGSTER_PG_URL", None)
+                CHALKOLA_DATA_KIOSK_POLL_SECONDS=repr(10.0 / args.time_scale),
+                CHALKOLA_SP_REPORT_POLL_SECONDS=repr(1.0 / args.time_scale),
+                CHALKOLA_ADS_REPORT_POLL_SECONDS=repr(5.0 / args.time_scale),
+                # as deployments do
+                **{k: os.environ.get(k) or v for k, v in DAGSTER_PROCESS_ENV.items()},
+            )  # fmt: skip
             instance = dg.DagsterInstance.from_config(str(home))
             ensure_pool_limits(instance)
             port = _free_port()

@@ -46,14 +46,14 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from ingest import ThrowawayDatabase, connect, raw_copy, timed, truncate, write_csv  # noqa: E402
+from ingest import ThrowawayDatabase, connect  # noqa: E402
+from trends_ingest import TRENDS_TARGET_RATIO, bench_trends  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 LOCATION = "chalkola_pipelines"  # workspace.yaml
 REPOSITORY = "__repository__"  # the one Definitions of the location
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 DK_TARGET_RATIO = 1.10  # Data Kiosk nightly within 1.10 × its bound
-TRENDS_TARGET_RATIO = 0.5  # Trends parse + load ≥ 0.5 × raw COPY
 ST_METER = ("createReport", "GET_SALES_AND_TRAFFIC_REPORT")
 # the client's first poll intervals in production (resources.py defaults), in simulated seconds
 DK_POLL_SECONDS = 10.0
@@ -284,6 +284,31 @@ def _drop_database(server_url: str, name: str) -> None:
         admin.execute(f'drop database if exists "{name}"')
 
 
+def pipeline_env(
+    sim_url: str, time_scale: float, *, home: Path, warehouse_url: str, marketplaces: Sequence[str],
+    landing: Path, namespace: str, **settings: str,
+) -> dict[str, str]:  # fmt: skip
+    """The environment of a benchmark's daemon and runs: the simulator's endpoints and demo credentials (its
+    time scale), the venv on PATH, the instance at ``home``, the warehouse, the marketplaces, the landing
+    store, a fresh rate-limit namespace, and ``settings`` (further variables, e.g. CHALKOLA_START_DATE)."""
+    from chalkola_pipelines.simulator.credentials import simulator_environment
+
+    env = {
+        **os.environ,
+        **simulator_environment(sim_url, time_scale),
+        "PATH": str(VENV_BIN) + os.pathsep + os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "DAGSTER_HOME": str(home),
+        "DATABASE_URL": warehouse_url,
+        "CHALKOLA_MARKETPLACES": ",".join(marketplaces),
+        "CHALKOLA_LANDING_DIR": str(landing),
+        "CHALKOLA_RATE_LIMIT_NAMESPACE": f"{namespace}-{uuid.uuid4().hex[:6]}",
+        **settings,
+    }
+    env.pop("DAGSTER_PG_URL", None)  # the instance's storage URL is written in its dagster.yaml
+    return env
+
+
 def write_instance_config(home: Path, storage_url: str) -> None:
     """deploy/dagster.yaml as is, with the storage URL written in (each variant has its own)."""
     from chalkola_pipelines.warehouse.postgres import sqlalchemy_url
@@ -387,7 +412,6 @@ def run_variant(
 
     from chalkola_pipelines.defs.jobs import ensure_pool_limits
     from chalkola_pipelines.defs.schedules import SALES_TRAFFIC_WINDOW
-    from chalkola_pipelines.simulator.credentials import simulator_environment
     from chalkola_pipelines.simulator.server import run_in_thread
 
     started_wall = time.monotonic()
@@ -402,22 +426,15 @@ def run_variant(
             storage_url = _empty_database(server_url, storage_name)
             home = base_dir / "dagster_home"
             write_instance_config(home, storage_url)
-            env = {
-                **os.environ,
-                **simulator_environment(sim.base_url, time_scale),
-                "PATH": str(VENV_BIN) + os.pathsep + os.environ.get("PATH", ""),
-                "PYTHONPATH": str(REPO),
-                "DAGSTER_HOME": str(home),
-                "DATABASE_URL": wh.url,
-                "CHALKOLA_MARKETPLACES": ",".join(m.code for m in marketplaces),
-                "CHALKOLA_SALES_TRAFFIC_SOURCE": source,
-                "CHALKOLA_LANDING_DIR": str(base_dir / "landing"),
-                "CHALKOLA_RATE_LIMIT_NAMESPACE": f"bench-nightly-{name}-{uuid.uuid4().hex[:6]}",
+            env = pipeline_env(
+                sim.base_url, time_scale, home=home, warehouse_url=wh.url,
+                marketplaces=[m.code for m in marketplaces], landing=base_dir / "landing",
+                namespace=f"bench-nightly-{name}",
+                CHALKOLA_SALES_TRAFFIC_SOURCE=source,
                 # production's first poll intervals, in simulated time
-                "CHALKOLA_DATA_KIOSK_POLL_SECONDS": repr(DK_POLL_SECONDS / time_scale),
-                "CHALKOLA_SP_REPORT_POLL_SECONDS": repr(SP_REPORT_POLL_SECONDS / time_scale),
-            }
-            env.pop("DAGSTER_PG_URL", None)
+                CHALKOLA_DATA_KIOSK_POLL_SECONDS=repr(DK_POLL_SECONDS / time_scale),
+                CHALKOLA_SP_REPORT_POLL_SECONDS=repr(SP_REPORT_POLL_SECONDS / time_scale),
+            )  # fmt: skip
             instance = dg.DagsterInstance.from_config(str(home))
             ensure_pool_limits(instance)
             log(f"{name}: simulator {sim.base_url} (time scale {time_scale:g}); starting dagster-daemon")
@@ -603,140 +620,6 @@ class _suppress:
 
 
 # --------------------------------------------------------------------------------------------------
-# Trends ingest: parse + load of a large Data Kiosk Trends document vs raw COPY
-
-
-def write_trends_document(path: Path, seed: int, scale: float, n_days: int) -> tuple[int, int, list[dt.date]]:
-    """One salesAndTrafficTrends(CHILD, DAY) JSONL document of every child ASIN of the US seller over
-    ``n_days`` days, as the simulator serves it (the pipeline's query text, projected by the simulator)."""
-    import dataclasses
-
-    from chalkola_pipelines.amazon.data_kiosk_queries import sales_traffic_trends_queries
-    from chalkola_pipelines.marketplaces import get_marketplace
-    from chalkola_pipelines.simulator import wire_data_kiosk
-    from chalkola_pipelines.simulator.dk_schema import parse_query
-    from chalkola_pipelines.simulator.document_encoding import dumps_json
-    from chalkola_pipelines.simulator.seller import SyntheticSeller
-
-    mkt = get_marketplace("US")
-    seller = SyntheticSeller(seed=seed, marketplaces=["US"], scale=scale)
-    last = dt.date.today() - dt.timedelta(days=3)
-    first = last - dt.timedelta(days=n_days - 1)
-    asins = {
-        e["childAsin"]
-        for e in seller.sales_and_traffic_document(
-            mkt.marketplace_id, first, last, date_granularity="DAY", asin_granularity="CHILD"
-        )["salesAndTrafficByAsin"]
-    }
-    queries = sales_traffic_trends_queries(first, last, {mkt.marketplace_id: sorted(asins)})
-    parsed = [parse_query(q.text) for q in queries]
-    # one document with every ASIN (the queries' projection is the same): as if one query had them all;
-    # one filter, so that the simulator reads each day's data once
-    every = sorted({a for p in parsed for f in p.args["filters"] for a in f["asins"]})
-    merged = dataclasses.replace(
-        parsed[0], args={**parsed[0].args, "filters": [{"marketplaceId": mkt.marketplace_id, "asins": every}]}
-    )
-    now = dt.datetime.now(dt.UTC)
-    n = 0
-    with open(path, "wb") as fh:
-        for record in wire_data_kiosk.projected_records(seller, merged, "na", now):
-            fh.write(dumps_json(record) + b"\n")
-            n += 1
-    days = [first + dt.timedelta(days=i) for i in range(n_days)]
-    return n, len(asins), days
-
-
-def bench_trends(url: str, work: Path, seed: int, scale: float, n_days: int, repeats: int) -> dict[str, Any]:
-    from chalkola_pipelines.amazon.documents import open_document
-    from chalkola_pipelines.amazon.parsers.data_kiosk_sales_traffic import (
-        iter_data_kiosk_sales_traffic,
-        sales_traffic_documents,
-    )
-    from chalkola_pipelines.marketplaces import get_marketplace
-    from chalkola_pipelines.warehouse.postgres import connect as wh_connect
-    from chalkola_pipelines.warehouse.sales_traffic_tables import (
-        ST_BY_ASIN_COLUMNS,
-        ST_BY_ASIN_TABLE,
-        ST_BY_DATE_TABLE,
-        replace_sales_traffic_days,
-    )
-
-    mkt = get_marketplace("US")
-    path = work / "trends.jsonl"
-    log(f"trends: generating a {n_days}-day Trends document (seller scale {scale:g})")
-    rows, n_asins, days = write_trends_document(path, seed, scale, n_days)
-    log(f"trends: {rows} records, {n_asins} child ASINs, {path.stat().st_size / 1e6:.1f} MB")
-
-    def parse_only() -> int:
-        with open_document(path) as stream:
-            return sum(len(b.rows) for b in iter_data_kiosk_sales_traffic(stream, "trends").row_batches())
-
-    parse_runs = [timed(parse_only) for _ in range(repeats)]
-    if any(parsed != rows for parsed, _ in parse_runs):
-        raise RuntimeError(f"trends: the parser gave {parse_runs[0][0]} rows, the document has {rows}")
-    parse_s = statistics.median(seconds for _, seconds in parse_runs)
-    with open_document(path) as stream:  # the raw COPY's CSV, from the record parser (not timed)
-        documents = sales_traffic_documents(iter_data_kiosk_sales_traffic(stream, "trends"))
-    csv_path = work / "trends.csv"
-    write_csv(
-        csv_path,
-        (
-            [mkt.code, mkt.marketplace_id, day, r["parent_asin"], r["child_asin"] or "", r["sku"] or "",
-             r["currency_code"], *(r[c] for c in ST_BY_ASIN_COLUMNS[7:-2]), "raw", "data_kiosk"]
-            for (_, day), doc in sorted(documents.items())
-            for r in doc.by_asin
-        ),
-    )  # fmt: skip
-    del documents
-
-    def raw() -> float:
-        truncate(url, ST_BY_DATE_TABLE, ST_BY_ASIN_TABLE)
-        return raw_copy(url, ST_BY_ASIN_TABLE, ST_BY_ASIN_COLUMNS, csv_path)
-
-    def ours() -> int:
-        # what defs/sales_traffic_kiosk.py does with a Trends document (no ByDate rows here)
-        with wh_connect(url, autocommit=True) as conn, open_document(path) as stream:
-            batches = iter_data_kiosk_sales_traffic(stream, "trends").row_batches()
-            loaded = replace_sales_traffic_days(
-                conn,
-                marketplace=mkt,
-                days=days,
-                by_date={},
-                by_asin=[("bench-trends", batches)],
-                report_id="bench-trends",
-                source="data_kiosk",
-            )
-        return sum(n_date + n_asin for n_date, n_asin in loaded.values())
-
-    def ours_timed() -> float:
-        truncate(url, ST_BY_DATE_TABLE, ST_BY_ASIN_TABLE)
-        loaded, seconds = timed(ours)
-        if loaded != rows:
-            raise RuntimeError(f"trends: our path loaded {loaded} rows, the document has {rows}")
-        return seconds
-
-    # alternated (raw, ours, raw, ours, ...): on this shared machine the load drifts within minutes
-    pairs = [(raw(), ours_timed()) for _ in range(repeats)]
-    raw_s = statistics.median(r for r, _ in pairs)
-    ours_s = statistics.median(o for _, o in pairs)
-    csv_path.unlink()
-    path.unlink()
-    return {
-        "rows": rows,
-        "days": n_days,
-        "child_asins": n_asins,
-        "seller_scale": scale,
-        "parse_only_rows_per_s": round(rows / parse_s),
-        "ours_seconds": round(ours_s, 3),
-        "raw_copy_seconds": round(raw_s, 3),
-        "ours_rows_per_s": round(rows / ours_s),
-        "raw_copy_rows_per_s": round(rows / raw_s),
-        "ratio": round(raw_s / ours_s, 3),
-        "repeats": repeats,
-    }
-
-
-# --------------------------------------------------------------------------------------------------
 # entry point
 
 
@@ -784,7 +667,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             trends = None
             if args.trends_days > 0:
                 trends = bench_trends(
-                    db.url, work, args.seed, args.trends_scale, args.trends_days, 1 if args.tiny else 3
+                    db.url, work, args.seed, args.trends_scale, args.trends_days, 1 if args.tiny else 5
                 )
     cpu1 = psutil.Process().cpu_times()
     dk, rep = results.get("data_kiosk"), results.get("reports")

@@ -1,10 +1,12 @@
-"""`chalkola …`: demo, ui, simulator, db, export, docs.
+"""`chalkola …`: demo, ui, simulator, db, export, docs, backfill, auth.
 
 Each command group lives next to what it drives and registers itself here:
 - ``chalkola simulator serve|env`` → chalkola_pipelines.simulator.cli
 - ``chalkola db url|migrate|psql|stop``, ``chalkola export`` → chalkola_pipelines.warehouse.cli
 - ``chalkola demo`` / ``chalkola ui`` → chalkola_pipelines.demo
 - ``chalkola docs``                → chalkola_pipelines.dbt_docs
+- ``chalkola backfill status``     → chalkola_pipelines.backfill_cli
+- ``chalkola auth url|exchange``   → chalkola_pipelines.auth_cli
 
 A bad setting ends with one line on stderr naming it and the fix, exit code 2 (config_errors.py).
 """
@@ -22,6 +24,8 @@ _GROUPS = (
     "chalkola_pipelines.warehouse.cli",
     "chalkola_pipelines.demo",
     "chalkola_pipelines.dbt_docs",
+    "chalkola_pipelines.backfill_cli",
+    "chalkola_pipelines.auth_cli",
 )
 
 

@@ -4,8 +4,8 @@ demo: embedded PostgreSQL → local Amazon simulator (subprocess, real HTTP on 1
 (`dagster job execute`, recorded in the instance under .chalkola/dagster) that materialise the last N complete
 days for every configured marketplace → `dbt build` through Dagster → a summary read back from the marts.
 
-ui: `dagster dev` on the same instance and database, with the simulator running, so the operator sees the
-loaded partitions and can launch backfills.
+ui (chalkola_pipelines/ui.py): `dagster dev` on the same instance and database, with the simulator running, so
+the operator sees the loaded partitions and can launch backfills.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from chalkola_pipelines.marketplaces import Marketplace, parse_marketplace_codes
+from chalkola_pipelines.process_groups import start_group, stop_group, stop_signals_raise
 from chalkola_pipelines.settings import chalkola_home
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-simulator", action="store_true", help="use real Amazon credentials from the environment"
     )
     ui.add_argument("--time-scale", type=float, default=60.0)
-    ui.set_defaults(func=run_ui)
+    ui.set_defaults(func=_run_ui)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -74,6 +76,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 #: server still starts its worker (measured by benchmarks/load.py on 2 starved cores: start_run DEADLINE_EXCEEDED,
 #: "Ignoring a run worker that started after the run had already finished"). docker-compose.yml sets the same.
 DAGSTER_PROCESS_ENV = {"DAGSTER_GRPC_TIMEOUT_SECONDS": "300"}
+
+
+def _run_ui(args: argparse.Namespace) -> int:
+    from chalkola_pipelines.ui import run_ui
+
+    return run_ui(args)
 
 
 def dagster_home() -> Path:
@@ -134,7 +142,8 @@ def running_simulator(seed: int, time_scale: float) -> Iterator[str]:
     log_path = chalkola_home() / "simulator.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log_file:
-        proc = subprocess.Popen(
+        # its own process group: stopped (with anything it started) by stop_group, never left behind
+        proc = start_group(
             [sys.executable, "-m", "chalkola_pipelines.cli", "simulator", "serve", "--host", "127.0.0.1",
              "--port", str(port), "--seed", str(seed), "--time-scale", str(time_scale)],
             stdout=log_file, stderr=subprocess.STDOUT,
@@ -155,11 +164,7 @@ def running_simulator(seed: int, time_scale: float) -> Iterator[str]:
                     time.sleep(0.2)
             yield base
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_group(proc, first=signal.SIGTERM, grace=10.0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -211,6 +216,11 @@ def _dagster_job(
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    with stop_signals_raise():  # SIGTERM / SIGHUP stop the simulator too, as Ctrl-C does
+        return _run_demo(args)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     demo_started = dt.datetime.now(dt.UTC)
     marketplaces = parse_marketplace_codes(args.marketplaces or os.environ.get("CHALKOLA_MARKETPLACES"))
@@ -238,15 +248,26 @@ def run_demo(args: argparse.Namespace) -> int:
         runs = [RangeRun(m, *last_complete_days(m, args.days)) for m in marketplaces]
         failures: list[tuple[RangeRun, Path]] = []
 
-        def launch(run: RangeRun) -> None:
-            ok, secs, log = _dagster_job(RAW_JOB, run.tags, env, f"raw_{run.marketplace.code}")
-            print(f"  [{'ok' if ok else 'FAILED'}] {RAW_JOB} {run.marketplace.code} {run.first}..{run.last} ({secs:.0f} s)",
-                  flush=True)  # fmt: skip
-            if not ok:
-                failures.append((run, log))
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
-            list(pool.map(launch, runs))
+        # a progress bar on a terminal (rich prints the run lines above it; plain lines when piped)
+        with Progress(
+            TextColumn("  raw runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+        ) as progress:
+            task = progress.add_task("raw", total=len(runs))
+
+            def launch(run: RangeRun) -> None:
+                ok, secs, log = _dagster_job(RAW_JOB, run.tags, env, f"raw_{run.marketplace.code}")
+                progress.console.print(
+                    f"  [{'ok' if ok else 'FAILED'}] {RAW_JOB} {run.marketplace.code} {run.first}..{run.last} "
+                    f"({secs:.0f} s)", markup=False, highlight=False,
+                )  # fmt: skip
+                progress.advance(task)
+                if not ok:
+                    failures.append((run, log))
+
+            with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+                list(pool.map(launch, runs))
         if failures:
             for run, log in failures:
                 print(f"  {run.marketplace.code} failed: see {log}")
@@ -386,25 +407,3 @@ def run_setup(args: argparse.Namespace) -> int:
     print(f"warehouse {_redacted(env['DATABASE_URL'])}: migrations applied")
     print(f"dagster instance {env['DAGSTER_HOME']}: pools amazon_sp_reports, amazon_ads_reporting, dbt ready")
     return 0
-
-
-# --------------------------------------------------------------------------------------------------
-# ui
-
-
-def run_ui(args: argparse.Namespace) -> int:
-    env = prepare_environment()
-    dagster = str(Path(sys.executable).parent / "dagster")
-    cmd = [dagster, "dev", "-m", DEFINITIONS_MODULE, "-h", "127.0.0.1", "-p", str(args.port)]
-    print(f"Dagster UI on http://127.0.0.1:{args.port}  (instance {env['DAGSTER_HOME']})")
-    if args.no_simulator:
-        return subprocess.call(cmd, env={**os.environ, **env}, cwd=REPO_ROOT)
-    from chalkola_pipelines.simulator.credentials import simulator_environment
-
-    with running_simulator(7, args.time_scale) as base:
-        env.update(simulator_environment(base, args.time_scale))
-        print(f"Amazon endpoints point at the local simulator {base}; use --no-simulator for real Amazon.")
-        try:
-            return subprocess.call(cmd, env={**os.environ, **env}, cwd=REPO_ROOT)
-        except KeyboardInterrupt:
-            return 0

@@ -246,8 +246,9 @@ class AmazonHttpClient:
                 rid,
                 attempts["n"],
             )
-            self._observe(bucket, response)
             status = response.status_code
+            if not self._observe(bucket, response) and status == 429:
+                self._learn_from_throttle(bucket, plan.rate)
             if status in ok or status in passthrough:
                 return response
             if status in RETRYABLE_STATUSES:
@@ -293,17 +294,35 @@ class AmazonHttpClient:
             (f"{base}:daily", scale * quota.daily_cap / 86400.0, quota.daily_cap),
         ]
 
-    def _observe(self, bucket: str, response: httpx.Response) -> None:
+    def _observe(self, bucket: str, response: httpx.Response) -> bool:
+        """Follow ``x-amzn-RateLimit-Limit``; True if the response carried it."""
         raw = response.headers.get(RATE_LIMIT_HEADER)
         if not raw:
-            return
+            return False
         try:
             rate = float(raw)
         except ValueError:
-            return
+            return False
         if rate > 0 and self._observed_rates.get(bucket) != rate:
             self._observed_rates[bucket] = rate
             self.rate_limiter.observe_limit(bucket, rate)
+        return rate > 0
+
+    def _learn_from_throttle(self, bucket: str, model_rate: float) -> None:
+        """A 429 although our bucket let the call through, and no header saying the rate: Amazon's bucket
+        for us is smaller than we think (another app of the seller spends it, or the plan changed). Halve
+        our rate, down to an eighth of the model's, for every run sharing the limiter, until a response's
+        ``x-amzn-RateLimit-Limit`` says otherwise."""
+        current = self._observed_rates.get(bucket, model_rate)
+        lowered = max(model_rate / 8.0, current / 2.0)
+        if lowered < current:
+            self._observed_rates[bucket] = lowered
+            self.rate_limiter.observe_limit(bucket, lowered)
+            logger.warning(
+                "amazon %s %s: 429 QuotaExceeded on %s although our bucket allowed the call: pacing it at "
+                "%.4g/s (was %.4g/s) until Amazon's x-amzn-RateLimit-Limit header says otherwise",
+                self.api, self.region, bucket, lowered, current,
+            )  # fmt: skip
 
     # -- presigned document URLs (amazon.presigned)
     def download(self, operation: str, url: str, dest: Path, *, transform: Any = None) -> DownloadResult:

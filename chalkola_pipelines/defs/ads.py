@@ -24,7 +24,12 @@ from dagster import AssetExecutionContext
 
 from chalkola_pipelines.amazon.errors import AmazonAuthError, AmazonError
 from chalkola_pipelines.defs.checks import ADS_CHECK_SPECS, ads_within_ordered_sales, rows_match_document
-from chalkola_pipelines.defs.jobs import ADS_PROFILES, ADS_SP_ADVERTISED_PRODUCT, MAX_DAYS_PER_RUN, RAW_GROUP
+from chalkola_pipelines.defs.jobs import (
+    ADS_PROFILES,
+    ADS_SP_ADVERTISED_PRODUCT,
+    RAW_GROUP,
+    raw_backfill_policy,
+)
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_days
 from chalkola_pipelines.defs.report_errors import database_failures_named
 from chalkola_pipelines.defs.report_workflow import (
@@ -170,9 +175,7 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
         group_name=RAW_GROUP,
         partitions_def=partitions_def,
         deps=[ADS_PROFILES],
-        backfill_policy=dg.BackfillPolicy.multi_run(
-            max_partitions_per_run=MAX_DAYS_PER_RUN[ADS_SP_ADVERTISED_PRODUCT]
-        ),
+        backfill_policy=raw_backfill_policy(),
         pool=POOL,
         output_required=False,
         check_specs=ADS_CHECK_SPECS,

@@ -53,6 +53,18 @@ MAX_DAYS_PER_RUN: Mapping[str, int] = {
     SP_ORDERS: 29,
     ADS_SP_ADVERTISED_PRODUCT: 31,  # Ads v3 spAdvertisedProduct: ≤ 31 days per report
 }
+# The backfill policy of every partitioned raw asset (UI backfills: one range run per marketplace and ≤ 29 days).
+# One value for all: Dagster resolves a job of assets with different policies (raw_amazon_job) to the smallest
+# and warns about it ("varying BackfillPolicies") every time the definitions load. 29 days fit one order report in
+# every region and one Ads report (≤ 31 days); the history sensor cuts its own ranges by MAX_DAYS_PER_RUN.
+BACKFILL_DAYS_PER_RUN = 29
+
+
+def raw_backfill_policy() -> dg.BackfillPolicy:
+    """``BackfillPolicy.multi_run(BACKFILL_DAYS_PER_RUN)``, the same for every partitioned raw asset."""
+    return dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_DAYS_PER_RUN)
+
+
 API_OF_ASSET: Mapping[str, str] = {
     SP_SALES_TRAFFIC: "sp_reports",
     SP_ORDERS: "sp_reports",

@@ -2,12 +2,14 @@
 
 Amazon ignores ``marketplaceIds`` for this report: a document holds the orders of every marketplace of the
 seller's account in the region, each row naming its marketplace only by ``sales-channel`` (amazon-facts §8.3).
-So a run for one marketplace asks for the *region* window of its local days (``defs/order_windows``: every
+So a run asks for the *region* window of its local days (``defs/order_windows``: every
 configured marketplace of the region finds those days complete in it, UTC span ≤ 30 days — a 30-day run
 across a DST change takes two reports), with ``marketplaceIds`` = the region's configured marketplaces; the
-ledger and the landing store key it by region (scope ``NA`` / ``EU`` / ``FE``), so the runs of the region's
-other marketplaces for the same days reuse the document instead of asking again (a lock on the request makes
-concurrent runs create it once). The load routes rows by ``sales-channel`` (``warehouse/order_routing``): the
+ledger and the landing store key it by region (scope ``NA`` / ``EU`` / ``FE``), so the region's other
+marketplaces for the same days reuse the document instead of asking again (a lock on the request makes
+concurrent runs create it once). A run covers one marketplace or, as the history backfill launches them, a
+*region run*: the same days for several marketplaces of a region, loaded one after the other from the same
+documents (one result per check, ``checks.merge_check_results``). The load routes rows by ``sales-channel`` (``warehouse/order_routing``): the
 marketplace's own rows replace its day-partitions of ``raw_amazon.sp_order_items`` (one transaction),
 ``Non-Amazon`` (multi-channel fulfilment) rows replace the region's ``raw_amazon.sp_mcf_order_items`` of the
 window in the same transaction, rows of other configured marketplaces are left to their own run, channels
@@ -21,7 +23,7 @@ orders in the window, or older than two years) ends as successful partitions wit
 
 import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dagster as dg
@@ -31,12 +33,13 @@ from chalkola_pipelines.amazon.sp_reports import ReportSpec
 from chalkola_pipelines.defs.cancelled_reports import CancelledPolicy
 from chalkola_pipelines.defs.checks import (
     ORDERS_CHECK_SPECS,
+    merge_check_results,
     order_sales_channels_match,
     order_units_match_sales_traffic,
     rows_match_document,
 )
 from chalkola_pipelines.defs.empty_day_checks import empty_days_plausible
-from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_ORDERS
+from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_ORDERS, raw_backfill_policy
 from chalkola_pipelines.defs.order_windows import (
     END_SAFETY,
     FuturePartitionError,
@@ -48,7 +51,7 @@ from chalkola_pipelines.defs.order_windows import (
     region_window,
     region_windows,
 )
-from chalkola_pipelines.defs.partitions import MARKETPLACE_DIM, MarketplaceDays, run_marketplace_days
+from chalkola_pipelines.defs.partitions import MARKETPLACE_DIM, MarketplaceDays, run_marketplace_groups
 from chalkola_pipelines.defs.report_errors import database_failures_named
 from chalkola_pipelines.defs.report_workflow import (
     SP_SOURCE,
@@ -115,7 +118,7 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
         name=SP_ORDERS,
         group_name=RAW_GROUP,
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_DAYS_PER_REPORT),
+        backfill_policy=raw_backfill_policy(),
         pool=POOL,
         output_required=False,
         check_specs=ORDERS_CHECK_SPECS,
@@ -124,53 +127,65 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
         description=__doc__,
     )
     def sp_orders(context: AssetExecutionContext, amazon: AmazonApiResource, warehouse: WarehouseResource):
-        md = run_marketplace_days(context)
-        mkt = md.marketplace
-        amazon.sp_credentials(mkt)
-        units = orders_units(md, local_today(mkt), configured=configured)
-        summary = RunSummary()
+        groups = run_marketplace_groups(context)  # one marketplace, or a region run's marketplaces
+        for md in groups:
+            amazon.sp_credentials(md.marketplace)  # fail fast, with the missing variable named
+        summaries: list[tuple[MarketplaceDays, RunSummary]] = []
         limiter = warehouse.rate_limiter()
         with (
-            database_failures_named(f"sp_orders {md.describe()}"),
+            database_failures_named(f"sp_orders {', '.join(md.describe() for md in groups)}"),
             contextlib.closing(limiter),
-            LazyClient(lambda: amazon.sp_reports_client(mkt, limiter)) as client,
+            LazyClient(lambda: amazon.sp_reports_client(groups[0].marketplace, limiter)) as client,
             warehouse.connect() as conn,
         ):
-            yield from run_units(
-                context,
-                units=units,
-                client=client,
-                ledger=warehouse.ledger(),
-                landing=warehouse.landing(),
-                load=lambda unit, outcome: _load(conn, unit, outcome, configured),
-                kept_rows=lambda day: _kept_rows(conn, mkt, day),
-                no_data_note="Amazon CANCELLED the report: no orders in this window (or older than two years).",
-                summary=summary,
-                cancelled=CancelledPolicy(
-                    conn,
-                    local_today(mkt),
-                    order_item_rows_per_day,
-                    ("units ordered in sales & traffic", sales_traffic_units_per_day),
-                ),  # fmt: skip
-            )
-            yield rows_match_document(
-                asset=SP_ORDERS,
-                conn=conn,
-                table_counts=order_item_rows_per_day,
-                marketplace=mkt,
-                expected=summary.expected,
-            )
-            yield order_sales_channels_match(conn, mkt, sorted(summary.expected))
-            yield order_units_match_sales_traffic(conn, mkt, sorted(summary.expected))
-            yield empty_days_plausible(
-                asset=SP_ORDERS, conn=conn, marketplace=mkt, empty=summary.empty,
-                rows_per_day=order_item_rows_per_day, today=local_today(mkt),
-                corroborating=("units ordered in sales & traffic", sales_traffic_units_per_day),
-                reasked=summary.reasked,
-            )  # fmt: skip
-        summary.raise_if_failed("order report windows", md)
+            # a region run: the first marketplace's units create (or reuse) the region's reports, the others
+            # find them in the ledger and re-parse the landed documents without a call
+            for md in groups:
+                mkt, summary = md.marketplace, RunSummary()
+                yield from run_units(
+                    context,
+                    units=orders_units(md, local_today(mkt), configured=configured),
+                    client=client,
+                    ledger=warehouse.ledger(),
+                    landing=warehouse.landing(),
+                    load=lambda unit, outcome: _load(conn, unit, outcome, configured),
+                    kept_rows=lambda day, mkt=mkt: _kept_rows(conn, mkt, day),
+                    no_data_note="Amazon CANCELLED the report: no orders in this window (or older than two years).",
+                    summary=summary,
+                    cancelled=CancelledPolicy(
+                        conn,
+                        local_today(mkt),
+                        order_item_rows_per_day,
+                        ("units ordered in sales & traffic", sales_traffic_units_per_day),
+                    ),  # fmt: skip
+                )
+                summaries.append((md, summary))
+            yield from _checks(conn, summaries)
+        for md, summary in summaries:
+            summary.raise_if_failed("order report windows", md)
 
     return sp_orders
+
+
+def _checks(conn: Any, summaries: list[tuple[MarketplaceDays, RunSummary]]) -> Iterator[dg.AssetCheckResult]:
+    """The asset's four checks for every marketplace of the run, one result per check."""
+    rows, channels, units, empty = [], [], [], []
+    for md, summary in summaries:
+        mkt, days = md.marketplace, sorted(summary.expected)
+        rows.append((mkt.code, rows_match_document(
+            asset=SP_ORDERS, conn=conn, table_counts=order_item_rows_per_day, marketplace=mkt,
+            expected=summary.expected,
+        )))  # fmt: skip
+        channels.append((mkt.code, order_sales_channels_match(conn, mkt, days)))
+        units.append((mkt.code, order_units_match_sales_traffic(conn, mkt, days)))
+        empty.append((mkt.code, empty_days_plausible(
+            asset=SP_ORDERS, conn=conn, marketplace=mkt, empty=summary.empty,
+            rows_per_day=order_item_rows_per_day, today=local_today(mkt),
+            corroborating=("units ordered in sales & traffic", sales_traffic_units_per_day),
+            reasked=summary.reasked,
+        )))  # fmt: skip
+    for results in (rows, channels, units, empty):
+        yield merge_check_results(results)
 
 
 def _configured_marketplaces(partitions_def: dg.PartitionsDefinition) -> list[Marketplace]:

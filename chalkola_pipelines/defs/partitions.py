@@ -176,7 +176,9 @@ def marketplace_groups_from_keys(partition_keys: Sequence[str]) -> list[Marketpl
 
 
 def run_marketplace_groups(context: dg.AssetExecutionContext) -> list[MarketplaceDays]:
-    """The marketplaces and days of the current run (one entry unless it is a region run)."""
+    """The marketplaces and days of the current run (one entry unless it is a region run); partition tags
+    outside the partitions fail the run with one line (see :func:`run_marketplace_days`)."""
+    _check_run_partitions(context)
     return marketplace_groups_from_keys(list(context.partition_keys))
 
 
@@ -195,6 +197,11 @@ def run_marketplace_days(context: dg.AssetExecutionContext) -> MarketplaceDays:
     A run tagged with keys outside the partitions (launched by hand, e.g. ``dagster job execute --tags``)
     fails with one line naming the partitions' bounds, never retried (Dagster itself would fail every step
     with a CheckError traceback)."""
+    _check_run_partitions(context)
+    return marketplace_days_from_keys(list(context.partition_keys))
+
+
+def _check_run_partitions(context: dg.AssetExecutionContext) -> None:
     from chalkola_pipelines.defs.resources import ConfigurationFailure
 
     partitions_def = context.assets_def.partitions_def
@@ -202,7 +209,6 @@ def run_marketplace_days(context: dg.AssetExecutionContext) -> MarketplaceDays:
         problem = partition_tags_problem(context.run.tags, partitions_def, dt.datetime.now(dt.UTC))
         if problem:
             raise ConfigurationFailure(problem)
-    return marketplace_days_from_keys(list(context.partition_keys))
 
 
 def partition_tags_problem(

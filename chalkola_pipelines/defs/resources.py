@@ -120,6 +120,13 @@ class AmazonApiResource(dg.ConfigurableResource):
     ads_report_poll_seconds: float = Field(
         default=5.0, description="First getAsyncReport polling interval (grows ×1.5 up to 120 s)"
     )
+    # the longest polling intervals (CHALKOLA_*_POLL_MAX_SECONDS; benchmarks on a faster simulated clock
+    # scale them with the clock, as they scale the first intervals)
+    sp_report_poll_max_seconds: float = Field(default=60.0, description="Longest getReport polling interval")
+    data_kiosk_poll_max_seconds: float = Field(default=15.0, description="Longest getQuery polling interval")
+    ads_report_poll_max_seconds: float = Field(
+        default=120.0, description="Longest getAsyncReport polling interval"
+    )
 
     # -- credentials
     def sp_credentials(self, marketplace: Marketplace) -> LwaCredentials:
@@ -187,7 +194,11 @@ class AmazonApiResource(dg.ConfigurableResource):
             marketplace.region, credentials, endpoints=self.endpoints(), rate_limiter=rate_limiter
         )
         try:
-            yield SpReportsClient(http, poll_initial_seconds=self.sp_report_poll_seconds)
+            yield SpReportsClient(
+                http,
+                poll_initial_seconds=self.sp_report_poll_seconds,
+                poll_max_seconds=self.sp_report_poll_max_seconds,
+            )
         finally:
             http.close()
 
@@ -204,6 +215,7 @@ class AmazonApiResource(dg.ConfigurableResource):
             endpoints=self.endpoints(),
             rate_limiter=rate_limiter,
             poll_initial_seconds=self.data_kiosk_poll_seconds,
+            poll_max_seconds=self.data_kiosk_poll_max_seconds,
         )
         try:
             yield client
@@ -231,7 +243,11 @@ class AmazonApiResource(dg.ConfigurableResource):
         credentials = self.ads_credentials(region, marketplace)
         http = ads_http_client(region, credentials, endpoints=self.endpoints(), rate_limiter=rate_limiter)
         try:
-            yield AdsClient(http, poll_initial_seconds=self.ads_report_poll_seconds)
+            yield AdsClient(
+                http,
+                poll_initial_seconds=self.ads_report_poll_seconds,
+                poll_max_seconds=self.ads_report_poll_max_seconds,
+            )
         finally:
             http.close()
 
@@ -311,7 +327,10 @@ def build_amazon_resource(environ: Mapping[str, str] = os.environ) -> AmazonApiR
         fields["sales_traffic_source"] = source
     for name, attr in (("CHALKOLA_SP_REPORT_POLL_SECONDS", "sp_report_poll_seconds"),
                        ("CHALKOLA_DATA_KIOSK_POLL_SECONDS", "data_kiosk_poll_seconds"),
-                       ("CHALKOLA_ADS_REPORT_POLL_SECONDS", "ads_report_poll_seconds")):  # fmt: skip
+                       ("CHALKOLA_ADS_REPORT_POLL_SECONDS", "ads_report_poll_seconds"),
+                       ("CHALKOLA_SP_REPORT_POLL_MAX_SECONDS", "sp_report_poll_max_seconds"),
+                       ("CHALKOLA_DATA_KIOSK_POLL_MAX_SECONDS", "data_kiosk_poll_max_seconds"),
+                       ("CHALKOLA_ADS_REPORT_POLL_MAX_SECONDS", "ads_report_poll_max_seconds")):  # fmt: skip
         value = (environ.get(name) or "").strip()
         if value:
             try:

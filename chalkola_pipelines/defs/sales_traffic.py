@@ -36,7 +36,7 @@ from chalkola_pipelines.defs.checks import (
     sales_traffic_totals_match,
 )
 from chalkola_pipelines.defs.empty_day_checks import empty_days_plausible
-from chalkola_pipelines.defs.jobs import MAX_DAYS_PER_RUN, RAW_GROUP, SP_SALES_TRAFFIC
+from chalkola_pipelines.defs.jobs import RAW_GROUP, SP_SALES_TRAFFIC, raw_backfill_policy
 from chalkola_pipelines.defs.partitions import MarketplaceDays, run_marketplace_groups
 from chalkola_pipelines.defs.report_errors import database_failures_named
 from chalkola_pipelines.defs.report_workflow import (
@@ -87,9 +87,7 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
         name=SP_SALES_TRAFFIC,
         group_name=RAW_GROUP,
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.multi_run(
-            max_partitions_per_run=MAX_DAYS_PER_RUN[SP_SALES_TRAFFIC]
-        ),
+        backfill_policy=raw_backfill_policy(),
         pool=POOL,
         output_required=False,
         check_specs=SALES_TRAFFIC_CHECK_SPECS,

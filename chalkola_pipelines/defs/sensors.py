@@ -1,10 +1,12 @@
 """Sensors: the historical backfill (default stopped) and ``dbt build`` once raw loads settle.
 
-``history_backfill_sensor`` fills the missing partitions of the last 24 months (``CHALKOLA_START_DATE``),
-newest first, as range runs (≤ 7 S&T days, ≤ 29 order days = one report per region, ≤ 31 Ads days = one report), with
-at most ``max_in_flight_per_region`` of its runs queued or running per Amazon region (Amazon's quota is per
-region; the run queue's ``amazon/region`` tag limit applies on top). Ads history is limited to the Ads API's
-95-day retention. Each pass over the history is a *round*: the sensor never relaunches a range that already
+``history_backfill_sensor`` fills the missing partitions of the last 24 months (``CHALKOLA_START_DATE``)
+with the runs ``defs/backfill_plan`` chooses (Data Kiosk region runs of ≤ 92 days for sales & traffic, ≤ 29
+order days = one report per region window, ≤ 31 Ads days = one report; newest first), keeping at most
+``max_in_flight_per_region`` of its runs queued or running per Amazon region (the run queue's
+``amazon/region`` tag limit decides how many run at once). Ads history is limited to the Ads API's 95-day
+retention (older days are *unavailable at source*). Each tick logs where the backfill stands
+(``defs/backfill_status``: done / missing / failed, the quota-bound ETA, the observed rate). Each pass over the history is a *round*: the sensor never relaunches a range that already
 has a run in the current round (run_key dedupe + exclusion of that round's unsuccessful runs); when nothing
 is left to launch and nothing is in flight, the next round retries what failed, up to ``MAX_ROUNDS``.
 Cursor: ``{"round": n}``.
@@ -13,165 +15,60 @@ Cursor: ``{"round": n}``.
 than the last build exist and no raw run is queued or running (or the oldest unbuilt load is older than
 ``DBT_MAX_WAIT``). One build after the nightly fan-out of 11 marketplaces × 3 sources, not 33; the same
 sensor covers UI backfills and the history sensor. Cursor: ``{"storage_id": n}`` of the newest raw
-materialisation handed to dbt.
+materialisation handed to dbt; loads recorded before the start of the latest successful full ``dbt_marts_job``
+run (`make demo`'s dbt build, one launched by hand) count as built too, so the sensor does not rebuild the marts
+the demo has just built.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import dagster as dg
 
+from chalkola_pipelines.defs.backfill_plan import PlannedRun, choose_runs, plan_backfill
+from chalkola_pipelines.defs.backfill_status import (
+    HISTORY_ROUND_TAG,
+    HISTORY_SENSOR,
+    IN_FLIGHT_STATUSES,
+    backfill_progress,
+    sales_traffic_path,
+)
 from chalkola_pipelines.defs.jobs import (
-    ADS_SP_ADVERTISED_PRODUCT,
     DBT_MARTS_JOB,
     JOB_OF_ASSET,
     LAUNCHED_BY_TAG,
-    MAX_DAYS_PER_RUN,
     RAW_ASSET_NAMES,
-    SP_ORDERS,
-    SP_SALES_TRAFFIC,
-    marketplace_run_request,
+    region_run_request,
 )
-from chalkola_pipelines.defs.partitions import (
-    RANGE_END_TAG,
-    RANGE_START_TAG,
-    date_bounds,
-    marketplace_days_from_keys,
-)
-from chalkola_pipelines.marketplaces import Marketplace, Region, get_marketplace
+from chalkola_pipelines.marketplaces import Marketplace
 
-HISTORY_SENSOR = "history_backfill_sensor"
-HISTORY_ROUND_TAG = "chalkola/history_round"
-HISTORY_SOURCES = (SP_SALES_TRAFFIC, SP_ORDERS, ADS_SP_ADVERTISED_PRODUCT)
-# the newest day each source is asked for, in days before the marketplace's local today (see schedules.py)
-NEWEST_DAYS_BACK: Mapping[str, int] = {SP_SALES_TRAFFIC: 2, SP_ORDERS: 1, ADS_SP_ADVERTISED_PRODUCT: 1}
-ADS_RETENTION_DAYS = 95
 MAX_ROUNDS = 3
-DEFAULT_MAX_IN_FLIGHT_PER_REGION = 2
-
-IN_FLIGHT_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
-UNSUCCESSFUL_STATUSES = [*IN_FLIGHT_STATUSES, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+#: history runs queued or running per region: twice the run queue's per-region limit (deploy/dagster.yaml:
+#: 3), so the queue always holds the next run when one finishes between two ticks; the queue's tag limits
+#: decide how many run at once
+DEFAULT_MAX_IN_FLIGHT_PER_REGION = 6
 
 DBT_SENSOR = "dbt_after_raw_loads_sensor"
 DBT_MAX_WAIT = dt.timedelta(hours=6)
 
 
 # --------------------------------------------------------------------------------------------------
-# history backfill: pure planning
+# history backfill
 
 
-@dataclass(frozen=True)
-class HistoryRange:
-    """One range run to launch: consecutive local days of one marketplace for one source."""
-
-    asset: str
-    marketplace: Marketplace
-    first: dt.date
-    last: dt.date
-
-    def run_request(self, round_no: int) -> dg.RunRequest:
-        return marketplace_run_request(
-            self.marketplace,
-            self.first,
-            self.last,
-            job_name=JOB_OF_ASSET[self.asset],
-            run_key=f"history:r{round_no}:{self.asset}:{self.marketplace.code}:{self.first}:{self.last}",
-            tags={LAUNCHED_BY_TAG: HISTORY_SENSOR, HISTORY_ROUND_TAG: str(round_no)},
-        )
-
-
-def wanted_days(
-    asset: str, marketplace: Marketplace, now: dt.datetime, earliest: dt.date, latest: dt.date
-) -> tuple[dt.date, dt.date] | None:
-    """The history window of one source and marketplace: [start, newest complete day], clipped."""
-    local_today = now.astimezone(marketplace.tz).date()
-    newest = min(latest, local_today - dt.timedelta(days=NEWEST_DAYS_BACK[asset]))
-    oldest = earliest
-    if asset == ADS_SP_ADVERTISED_PRODUCT:
-        oldest = max(oldest, local_today - dt.timedelta(days=ADS_RETENTION_DAYS))
-    return (oldest, newest) if oldest <= newest else None
-
-
-def missing_ranges(days: Iterable[dt.date], max_days: int) -> list[tuple[dt.date, dt.date]]:
-    """Missing days → ranges of consecutive days (≤ max_days each), newest range first.
-
-    Ranges are cut from the newest day backwards, so the boundaries of older ranges stay put while newer
-    ones complete (stable run keys)."""
-    ordered = sorted(set(days), reverse=True)
-    ranges: list[tuple[dt.date, dt.date]] = []
-    i = 0
-    while i < len(ordered):
-        last = first = ordered[i]
-        i += 1
-        while (
-            i < len(ordered)
-            and ordered[i] == first - dt.timedelta(days=1)
-            and (last - ordered[i]).days < max_days
-        ):
-            first = ordered[i]
-            i += 1
-        ranges.append((first, last))
-    return ranges
-
-
-def plan_history_ranges(
-    missing: Mapping[tuple[str, str], Iterable[dt.date]],
-    in_flight_per_region: Mapping[Region, int],
-    max_in_flight_per_region: int,
-) -> list[HistoryRange]:
-    """Choose the ranges to launch now: per region, newest first, up to the free in-flight budget.
-
-    ``missing`` maps (asset, marketplace code) to days that are neither materialised nor covered by a run
-    of the current round.
-    """
-    candidates: dict[Region, list[HistoryRange]] = defaultdict(list)
-    for (asset, code), days in missing.items():
-        mkt = get_marketplace(code)
-        for first, last in missing_ranges(days, MAX_DAYS_PER_RUN[asset]):
-            candidates[mkt.region].append(HistoryRange(asset, mkt, first, last))
-    chosen: list[HistoryRange] = []
-    for region, ranges in sorted(candidates.items()):
-        budget = max(0, max_in_flight_per_region - in_flight_per_region.get(region, 0))
-        ranges.sort(key=lambda r: (r.last, HISTORY_SOURCES.index(r.asset), r.marketplace.code), reverse=True)
-        chosen.extend(ranges[:budget])
-    return chosen
-
-
-def run_days(tags: Mapping[str, str]) -> tuple[str, list[dt.date]] | None:
-    """(marketplace code, days) a run covers, from its partition or range tags; None if not partitioned."""
-    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
-        start = marketplace_days_from_keys([tags[RANGE_START_TAG]])
-        end = marketplace_days_from_keys([tags[RANGE_END_TAG]])
-        if start.marketplace != end.marketplace:
-            return None
-        days = [start.first + dt.timedelta(days=i) for i in range((end.first - start.first).days + 1)]
-        return start.marketplace.code, days
-    partition = tags.get("dagster/partition")
-    if partition and "|" in partition:
-        md = marketplace_days_from_keys([partition])
-        return md.marketplace.code, list(md.days)
-    day, code = tags.get("dagster/partition/date"), tags.get("dagster/partition/marketplace")
-    if day and code:
-        return get_marketplace(code).code, [dt.date.fromisoformat(day)]
-    return None
-
-
-def _asset_of_job(job_name: str) -> str | None:
-    for asset, job in JOB_OF_ASSET.items():
-        if job == job_name:
-            return asset
-    return None
+def history_run_request(run: PlannedRun, round_no: int) -> dg.RunRequest:
+    """The Dagster run of one planned run (a region run when it covers several marketplaces)."""
+    return region_run_request(
+        list(run.marketplaces),
+        run.first,
+        run.last,
+        job_name=JOB_OF_ASSET[run.source],
+        run_key=f"history:r{round_no}:{run.label}",
+        tags={LAUNCHED_BY_TAG: HISTORY_SENSOR, HISTORY_ROUND_TAG: str(round_no)},
+    )
 
 
 def _parse_cursor(cursor: str | None) -> dict:
@@ -190,7 +87,7 @@ def build_history_backfill_sensor(
     jobs: Sequence[dg.UnresolvedAssetJobDefinition],
     *,
     max_in_flight_per_region: int = DEFAULT_MAX_IN_FLIGHT_PER_REGION,
-    minimum_interval_seconds: int = 60,
+    minimum_interval_seconds: int = 30,
 ) -> dg.SensorDefinition:
     """The historical backfill sensor (default STOPPED: start it in the UI once credentials work)."""
 
@@ -201,59 +98,25 @@ def build_history_backfill_sensor(
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=(
             "Fills missing S&T/orders partitions of the whole history (and Ads within 95 days), newest first, "
-            f"as range runs, at most {max_in_flight_per_region} runs in flight per Amazon region."
+            f"as planned runs (defs/backfill_plan), at most {max_in_flight_per_region} queued or running per "
+            "Amazon region; each tick logs progress and the quota-bound ETA (also: chalkola backfill status)."
         ),
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        instance = context.instance
         cursor = _parse_cursor(context.cursor)
         round_no = int(cursor.get("round", 1))
-        now = dt.datetime.now(dt.UTC)
-        earliest, latest = date_bounds(partitions_def, now)
-
-        # days already covered by a run of this round that did not succeed (in flight, failed, cancelled)
-        covered: dict[tuple[str, str], set[dt.date]] = defaultdict(set)
-        in_flight: dict[Region, int] = defaultdict(int)
-        for run in instance.get_runs(
-            dg.RunsFilter(
-                tags={LAUNCHED_BY_TAG: HISTORY_SENSOR, HISTORY_ROUND_TAG: str(round_no)},
-                statuses=UNSUCCESSFUL_STATUSES,
-            )
-        ):
-            asset, decoded = _asset_of_job(run.job_name), run_days(run.tags)
-            if asset is None or decoded is None:
-                continue
-            covered[(asset, decoded[0])].update(decoded[1])
-            if run.status in IN_FLIGHT_STATUSES:
-                in_flight[get_marketplace(decoded[0]).region] += 1
-
-        missing: dict[tuple[str, str], list[dt.date]] = {}
-        failed_left = 0
-        for asset in HISTORY_SOURCES:
-            materialized = instance.get_materialized_partitions(dg.AssetKey(asset))
-            for mkt in marketplaces:
-                window = wanted_days(asset, mkt, now, earliest, latest)
-                if window is None:
-                    continue
-                days = []
-                day = window[0]
-                while day <= window[1]:
-                    if f"{day.isoformat()}|{mkt.code}" not in materialized:
-                        if day in covered[(asset, mkt.code)]:
-                            failed_left += 1
-                        else:
-                            days.append(day)
-                    day += dt.timedelta(days=1)
-                if days:
-                    missing[(asset, mkt.code)] = days
-
-        chosen = plan_history_ranges(missing, in_flight, max_in_flight_per_region)
+        progress = backfill_progress(context.instance, marketplaces, partitions_def, round_no=round_no)
+        context.log.info(progress.summary_line())
+        plan = plan_backfill(progress.missing_days, marketplaces, sales_traffic_path=sales_traffic_path())
+        chosen = choose_runs(plan, progress.in_flight_runs, max_in_flight_per_region)
         if chosen:
             return dg.SensorResult(
-                run_requests=[r.run_request(round_no) for r in chosen], cursor=json.dumps({"round": round_no})
+                run_requests=[history_run_request(r, round_no) for r in chosen],
+                cursor=json.dumps({"round": round_no}),
             )
-        total_in_flight = sum(in_flight.values())
-        if missing or total_in_flight:
+        total_in_flight = sum(progress.in_flight_runs.values())
+        failed_left = progress.totals().failed
+        if plan.runs or total_in_flight:
             return dg.SkipReason(
                 f"round {round_no}: {total_in_flight} history runs in flight; waiting for a free slot"
             )
@@ -299,6 +162,9 @@ def build_dbt_after_raw_loads_sensor(
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         instance = context.instance
         seen = int(_parse_cursor(context.cursor).get("storage_id", 0))
+        built = built_by_last_full_dbt_build(instance, raw_asset_names, context.repository_def)
+        if built is not None and built[0] > seen:
+            seen = built[0]  # e.g. `make demo` built the marts: not again when the UI starts
         newest, oldest_ts = seen, None
         changed: list[dg.AssetKey] = []
         for name in raw_asset_names:
@@ -314,6 +180,10 @@ def build_dbt_after_raw_loads_sensor(
                 ts = first_new[0].timestamp
                 oldest_ts = ts if oldest_ts is None else min(oldest_ts, ts)
         if newest <= seen or oldest_ts is None:
+            if built is not None and built[0] == seen:
+                return dg.SkipReason(
+                    f"no raw load since the last full dbt build (run {built[1]}): the marts are up to date"
+                )
             return dg.SkipReason("no raw load since the last dbt build")
         in_flight = instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT_STATUSES))
         if any(run.job_name == DBT_MARTS_JOB for run in in_flight):
@@ -340,6 +210,41 @@ def build_dbt_after_raw_loads_sensor(
         )
 
     return _sensor
+
+
+def built_by_last_full_dbt_build(
+    instance: dg.DagsterInstance,
+    raw_asset_names: Sequence[str] = RAW_ASSET_NAMES,
+    repository_def: dg.RepositoryDefinition | None = None,
+) -> tuple[int, str] | None:
+    """(storage id of the newest raw materialisation recorded before the latest successful *full*
+    ``dbt_marts_job`` run started, that run's id), or None.
+
+    Such a build — `chalkola demo`'s, or one launched from the UI or the CLI — read every raw load before it, so
+    the sensor need not rebuild them: its cursor starts after them. Only full builds count (no or an empty asset
+    selection, or all of the job's assets): a partial build of the sensor's own may have missed a load that landed between
+    the sensor's tick and the run's start."""
+    records = instance.get_run_records(
+        dg.RunsFilter(job_name=DBT_MARTS_JOB, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=20
+    )
+    in_job: set[dg.AssetKey] | None = None
+    if repository_def is not None:
+        in_job = set(repository_def.get_job(DBT_MARTS_JOB).asset_layer.selected_asset_keys)
+    for record in records:  # newest first
+        run = record.dagster_run
+        full = not run.asset_selection or (in_job is not None and in_job <= set(run.asset_selection))
+        if not full or record.start_time is None:
+            continue
+        newest = 0
+        for name in raw_asset_names:
+            before = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(name), before_timestamp=record.start_time),
+                limit=1,
+            ).records
+            if before:
+                newest = max(newest, before[0].storage_id)
+        return newest, run.run_id
+    return None
 
 
 def affected_dbt_assets(

@@ -19,6 +19,15 @@ DEMO_REFRESH_TOKENS: dict[str, dict[str, str]] = {
     for api in ("sp", "ads")
 }
 
+#: api → region → the authorization code the simulator's LWA exchanges for that region's refresh token (what
+#: Amazon's consent page hands the redirect URI as ``spapi_oauth_code`` / ``code``; single-use there and here).
+DEMO_AUTHORIZATION_CODES: dict[str, dict[str, str]] = {
+    api: {region: f"ANchalkolaSimulator{api.upper()}{region.upper()}AuthorizationCode" for region in REGIONS}
+    for api in ("sp", "ads")
+}
+#: the redirect URI the demo apps are registered with (an authorization_code grant must name the same one)
+DEMO_REDIRECT_URI = "https://localhost/chalkola/amazon-consent"
+
 #: client id → (client secret, api)
 DEMO_CLIENTS: dict[str, tuple[str, str]] = {
     DEMO_SP_CLIENT_ID: (DEMO_SP_CLIENT_SECRET, "sp"),

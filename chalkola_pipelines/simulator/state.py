@@ -51,6 +51,7 @@ class SimulatorState:
     reports: ReportStore = field(init=False)
     request_stats: RequestStats = field(default_factory=RequestStats, init=False)  # calls by operation/status
     _tokens: dict[str, AccessGrant] = field(default_factory=dict, init=False, repr=False)
+    _used_codes: set[str] = field(default_factory=set, init=False, repr=False)  # LWA codes are single-use
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +74,14 @@ class SimulatorState:
         with self._lock:
             self._tokens[token] = grant
         return token
+
+    def redeem_authorization_code(self, code: str) -> bool:
+        """False when the code was already exchanged (Amazon's authorization codes are single-use)."""
+        with self._lock:
+            if code in self._used_codes:
+                return False
+            self._used_codes.add(code)
+            return True
 
     def lookup_access_token(self, token: str) -> tuple[AccessGrant | None, bool]:
         """(grant, still valid). Access tokens live 3600 real seconds (not scaled)."""

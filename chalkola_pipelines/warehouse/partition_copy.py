@@ -166,20 +166,13 @@ def copy_csv_blocks(
     table: str,
     columns: Sequence[str],
     blocks: Iterable[bytes],
-    *,
-    background: bool = False,
 ) -> None:
-    """COPY CSV text already rendered in this module's encoding (:func:`encode_csv_rows`, ...).
-
-    ``background``: the blocks are sent by psycopg's writer thread (``QueuedLibpqWriter``), so producing
-    the next block (parsing) overlaps with the server loading the previous ones."""
-    from psycopg.copy import QueuedLibpqWriter
-
-    with conn.cursor() as cur:
-        writer = QueuedLibpqWriter(cur) if background else None
-        with cur.copy(copy_statement(table, columns), writer=writer) as copy:
-            for block in blocks:
-                copy.write(block)
+    """COPY CSV text already rendered in this module's encoding (:func:`encode_csv_rows`, ...), block by
+    block as ``blocks`` yields them (a block the socket can hold returns at once: producing the next block
+    overlaps with the server loading this one)."""
+    with conn.cursor() as cur, cur.copy(copy_statement(table, columns)) as copy:
+        for block in blocks:
+            copy.write(block)
 
 
 _CSV_BLOCK_ROWS = 1000

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from chalkola_pipelines.amazon.parsers.data_kiosk_rows import ROW_FIELDS as KIOSK_ROW_FIELDS
 from chalkola_pipelines.amazon.report_columns import ST_BY_ASIN_FIELDS, ST_BY_DATE_FIELDS
 from chalkola_pipelines.marketplaces import Marketplace
 from chalkola_pipelines.warehouse.partition_copy import (
@@ -144,20 +145,16 @@ def _date_rows(
             )
 
 
-#: Columns of the by-ASIN COPY from Data Kiosk value rows: the row (``data_kiosk_rows.ROW_COLUMNS``), then
-#: the columns constant per (day, query), written once per batch as a CSV suffix.
-ST_BY_ASIN_ROW_COLUMNS: tuple[str, ...] = (
-    *_ST_ASIN_FIELD_COLUMNS,
-    "parent_asin",
-    "child_asin",
-    "sku",
-    "currency_code",
-    "marketplace",
-    "marketplace_id",
-    "report_date",
-    "report_id",
-    "source",
-)
+#: Columns of the by-ASIN COPY from Data Kiosk value rows: a row's values (``data_kiosk_rows.ROW_FIELDS``,
+#: named as the catalogue names them), then the columns constant per (day, query), written once per batch
+#: as a CSV suffix. The parser's names are checked against this table's columns here, at import.
+_KIOSK_SUFFIX_COLUMNS = ("marketplace", "marketplace_id", "report_date", "report_id", "source")
+ST_BY_ASIN_ROW_COLUMNS: tuple[str, ...] = (*KIOSK_ROW_FIELDS, *_KIOSK_SUFFIX_COLUMNS)
+if sorted(ST_BY_ASIN_ROW_COLUMNS) != sorted(ST_BY_ASIN_COLUMNS):
+    raise RuntimeError(
+        f"{ST_BY_ASIN_TABLE}: the Data Kiosk row fields {KIOSK_ROW_FIELDS} do not fill its columns "
+        f"{ST_BY_ASIN_COLUMNS} exactly once"
+    )
 
 
 class DaysLoaded(dict[dt.date, tuple[int, int]]):
@@ -182,7 +179,9 @@ def replace_sales_traffic_days(
     ``by_date``: each day's byDate records (dicts, as for :func:`replace_sales_traffic_day`; a record's
     ``source_id`` overrides ``report_id``). ``by_asin``: per document, (query id of its rows, its
     ``data_kiosk_rows.RowBatch`` es); batches of other marketplaces or days are skipped. The batches are
-    read while the COPY runs, so the server loads while the documents are parsed; an error in a document
+    read while the COPY runs: each is rendered (``encode_csv_rows``) and written at once; it is small
+    enough (one 256 KB chunk of a document) for the socket to hold, so the server loads it while the next
+    one is parsed, without a writer thread waiting for the GIL; an error in a document
     (or in the database) rolls every day back to its previous rows. Returns the rows written per day.
     """
     code, marketplace_id = marketplace.code, marketplace.marketplace_id
@@ -228,7 +227,7 @@ def replace_sales_traffic_days(
             _date_rows(marketplace, dates, report_id, source),
             where,
         )
-        copy_csv_blocks(conn, ST_BY_ASIN_TABLE, ST_BY_ASIN_ROW_COLUMNS, blocks(), background=True)
+        copy_csv_blocks(conn, ST_BY_ASIN_TABLE, ST_BY_ASIN_ROW_COLUMNS, blocks())
     loaded.update((day, (n, asin_counts[day])) for day, (n, _) in loaded.items())
     log.info(
         "sales & traffic %s: %d byDate, %d byAsin rows (%d rows of other days or marketplaces skipped)",

@@ -351,3 +351,25 @@ def test_download_retries_a_connection_drop(tmp_path):
 
 def test_strip_url_query():
     assert strip_url_query("https://h.example/a/b.gz?X-Amz-Signature=1#f") == "https://h.example/a/b.gz"
+
+
+def test_a_429_without_rate_header_halves_the_bucket_until_a_header_says_otherwise():
+    limiter = InMemoryRateLimiter(clock=lambda: 0.0, sleep=lambda s: None)
+    observed: list[tuple[str, float]] = []
+    real_observe = limiter.observe_limit
+    limiter.observe_limit = lambda bucket, rate: (observed.append((bucket, rate)), real_observe(bucket, rate))
+    fake = FakeAmazon()
+    fake.on(
+        "POST",
+        r"/x$",
+        json_response(429, QUOTA),
+        json_response(429, QUOTA),
+        json_response(202, {"reportId": "1"}),
+        json_response(202, {"reportId": "2"}, headers={"x-amzn-RateLimit-Limit": "0.0167"}),
+    )
+    http = make_http(fake, limiter=limiter, sleep=SleepRecorder())
+    assert http.request("createReport", "POST", "/x", json_body={}).status_code == 202
+    # two 429s: the model's 0.0167/s halved twice; never below an eighth of it
+    assert observed == [("sp:eu:createReport", 0.0167 / 2), ("sp:eu:createReport", 0.0167 / 4)]
+    http.request("createReport", "POST", "/x", json_body={})
+    assert observed[-1] == ("sp:eu:createReport", 0.0167)  # Amazon's header restores the rate

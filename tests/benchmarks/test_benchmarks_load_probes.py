@@ -23,10 +23,10 @@ def test_limits_are_those_of_deploy_dagster_yaml() -> None:
     assert limits["max_concurrent_runs"] == 8
     assert {(t["key"], t["per_value"], t["limit"]) for t in limits["tags"]} == {
         ("dagster/backfill", False, 4),
-        ("amazon/region", True, 3),
-        ("amazon/api", True, 3),
+        ("amazon/region", True, 4),
+        ("amazon/api", True, 6),
     }
-    assert limit_of("amazon/region=eu", limits) == 3 and limit_of("dagster/backfill", limits) == 4
+    assert limit_of("amazon/region=eu", limits) == 4 and limit_of("dagster/backfill", limits) == 4
 
 
 def test_concurrency_is_counted_per_tag_value_and_overlap_per_instant() -> None:

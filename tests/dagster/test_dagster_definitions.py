@@ -74,7 +74,7 @@ def test_raw_assets_partitions_pools_and_backfill_policies(defs: dg.Definitions)
     expected = {
         "sp_sales_traffic": ("amazon_sp_reports", 29),
         "sp_orders": ("amazon_sp_reports", 29),
-        "ads_sp_advertised_product": ("amazon_ads_reporting", 31),
+        "ads_sp_advertised_product": ("amazon_ads_reporting", 29),  # one policy for all: no "varying" warning
     }
     for name, (pool, per_run) in expected.items():
         assets_def = graph.get(dg.AssetKey(name)).assets_def

@@ -4,83 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import dagster as dg
 import pytest
 
+from chalkola_pipelines.defs.backfill_plan import SOURCES, wanted_window
+from chalkola_pipelines.defs.backfill_status import HISTORY_ROUND_TAG, backfill_progress
 from chalkola_pipelines.defs.jobs import DBT_MARTS_JOB, JOB_OF_ASSET, build_jobs
-from chalkola_pipelines.defs.partitions import (
-    configured_marketplaces,
-    daily_marketplace_partitions,
-    range_tags,
-)
-from chalkola_pipelines.defs.sensors import (
-    HISTORY_ROUND_TAG,
-    HISTORY_SOURCES,
-    build_dbt_after_raw_loads_sensor,
-    build_history_backfill_sensor,
-    missing_ranges,
-    plan_history_ranges,
-    run_days,
-    wanted_days,
-)
-from chalkola_pipelines.marketplaces import get_marketplace
+from chalkola_pipelines.defs.partitions import configured_marketplaces, daily_marketplace_partitions
+from chalkola_pipelines.defs.sensors import build_dbt_after_raw_loads_sensor, build_history_backfill_sensor
 
 D = dt.date
-
-
-def test_missing_ranges_are_cut_newest_first() -> None:
-    days = [D(2026, 1, i) for i in range(1, 11)] + [D(2026, 1, 20)]
-    assert missing_ranges(days, 4) == [
-        (D(2026, 1, 20), D(2026, 1, 20)),
-        (D(2026, 1, 7), D(2026, 1, 10)),
-        (D(2026, 1, 3), D(2026, 1, 6)),
-        (D(2026, 1, 1), D(2026, 1, 2)),
-    ]
-
-
-def test_plan_respects_the_per_region_budget_and_prefers_recent_days() -> None:
-    missing = {
-        ("sp_orders", "US"): [D(2026, 1, i) for i in range(1, 31)],
-        ("sp_sales_traffic", "US"): [D(2026, 2, 1), D(2026, 2, 2)],
-        ("sp_sales_traffic", "JP"): [D(2026, 1, 5)],
-        ("sp_orders", "DE"): [D(2026, 1, 5)],
-    }
-    chosen = plan_history_ranges(missing, {"na": 1, "eu": 2}, max_in_flight_per_region=2)
-    assert [(r.asset, r.marketplace.code, r.first, r.last) for r in chosen] == [
-        ("sp_sales_traffic", "JP", D(2026, 1, 5), D(2026, 1, 5)),
-        ("sp_sales_traffic", "US", D(2026, 2, 1), D(2026, 2, 2)),
-    ]
-    req = chosen[1].run_request(3)
-    assert req.job_name == "sp_sales_traffic_job"
-    assert req.run_key == "history:r3:sp_sales_traffic:US:2026-02-01:2026-02-02"
-    assert req.tags[HISTORY_ROUND_TAG] == "3" and req.tags["amazon/region"] == "na"
-
-
-def test_run_days_from_tags() -> None:
-    assert run_days(range_tags("JP", D(2026, 1, 30), D(2026, 2, 1))) == (
-        "JP",
-        [D(2026, 1, 30), D(2026, 1, 31), D(2026, 2, 1)],
-    )
-    assert run_days({"dagster/partition": "2026-01-02|US"}) == ("US", [D(2026, 1, 2)])
-    assert run_days({"dagster/partition/date": "2026-01-02", "dagster/partition/marketplace": "UK"}) == (
-        "UK",
-        [D(2026, 1, 2)],
-    )
-    assert run_days({}) is None
-
-
-def test_ads_history_stops_at_the_retention_window() -> None:
-    now = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
-    us = get_marketplace("US")
-    assert wanted_days("ads_sp_advertised_product", us, now, D(2024, 11, 1), D(2026, 11, 23)) == (
-        D(2026, 8, 20),
-        D(2026, 11, 22),
-    )
-    assert wanted_days("sp_sales_traffic", us, now, D(2024, 11, 1), D(2026, 11, 23)) == (
-        D(2024, 11, 1),
-        D(2026, 11, 21),
-    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -96,7 +31,7 @@ def history():
     jobs = [j for j in build_jobs() if j.name in JOB_OF_ASSET.values()]
     sensor = build_history_backfill_sensor(MKTS, parts, jobs, max_in_flight_per_region=2)
     with dg.instance_for_test() as instance:
-        yield sensor, instance, start
+        yield sensor, instance, start, parts
 
 
 def _tick(sensor, instance, cursor=None):
@@ -109,9 +44,9 @@ def _wanted(start: dt.date) -> dict[tuple[str, str], list[dt.date]]:
     now = dt.datetime.now(dt.UTC)
     latest = now.date()
     out = {}
-    for asset in HISTORY_SOURCES:
+    for asset in SOURCES:
         for mkt in MKTS:
-            window = wanted_days(asset, mkt, now, start, latest)
+            window = wanted_window(asset, mkt, now, start, latest)
             if window:
                 out[(asset, mkt.code)] = [
                     window[0] + dt.timedelta(days=i) for i in range((window[1] - window[0]).days + 1)
@@ -144,7 +79,7 @@ def _fake_run(
 
 
 def test_history_sensor_throttles_per_region_and_finishes(history) -> None:
-    sensor, instance, start = history
+    sensor, instance, start, parts = history
     result, cursor = _tick(sensor, instance)
     assert isinstance(result, dg.SensorResult)
     regions = [r.tags["amazon/region"] for r in result.run_requests]
@@ -157,6 +92,10 @@ def test_history_sensor_throttles_per_region_and_finishes(history) -> None:
         _fake_run(instance, req.job_name, req.tags, dg.DagsterRunStatus.STARTED, req.partition_key)
     waiting, _ = _tick(sensor, instance, result.cursor)
     assert isinstance(waiting, dg.SkipReason) and "waiting for a free slot" in waiting.skip_message
+    progress = backfill_progress(instance, MKTS, parts, round_no=1)
+    assert progress.in_flight_runs == {"na": 2, "fe": 2}
+    orders = progress.by_source[("sp_orders", "US")]
+    assert orders.in_flight == orders.wanted and orders.done == 0
 
     # everything is materialised → nothing left
     for (asset, code), days in _wanted(start).items():
@@ -168,7 +107,7 @@ def test_history_sensor_throttles_per_region_and_finishes(history) -> None:
 
 
 def test_history_sensor_retries_failures_in_the_next_round(history) -> None:
-    sensor, instance, start = history
+    sensor, instance, start, parts = history
     wanted = _wanted(start)
     us_orders = wanted[("sp_orders", "US")]
     failed_day = us_orders[-1]
@@ -181,6 +120,10 @@ def test_history_sensor_retries_failures_in_the_next_round(history) -> None:
     assert req.run_key == f"history:r1:sp_orders:US:{failed_day}:{failed_day}"
 
     _fake_run(instance, req.job_name, req.tags, dg.DagsterRunStatus.FAILURE, req.partition_key)
+    progress = backfill_progress(instance, MKTS, parts, round_no=1)
+    assert progress.failed_days == {("sp_orders", "US"): [failed_day]}
+    assert progress.totals().failed == 1 and progress.totals().missing == 1
+    assert "1 missing (1 failed)" in progress.summary_line()
     ctx = dg.build_sensor_context(instance=instance, cursor=first.cursor)
     skip = sensor(ctx)
     assert isinstance(skip, dg.SkipReason) and "retrying them in round 2" in skip.skip_message
@@ -190,6 +133,32 @@ def test_history_sensor_retries_failures_in_the_next_round(history) -> None:
     (req2,) = retry.run_requests
     assert req2.run_key == f"history:r2:sp_orders:US:{failed_day}:{failed_day}"
     assert req2.tags == {**req.tags, HISTORY_ROUND_TAG: "2"}
+
+
+def test_history_sensor_loads_sales_traffic_as_region_runs() -> None:
+    mkts = configured_marketplaces({"CHALKOLA_MARKETPLACES": "US,CA,JP"})
+    start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=5)
+    parts = daily_marketplace_partitions(mkts, start)
+    jobs = [j for j in build_jobs() if j.name in JOB_OF_ASSET.values()]
+    sensor = build_history_backfill_sensor(mkts, parts, jobs, max_in_flight_per_region=6)
+    with dg.instance_for_test() as instance:
+        result, _ = _tick(sensor, instance)
+        st = [r for r in result.run_requests if r.job_name == "sp_sales_traffic_job"]
+        na = next(r for r in st if r.tags["amazon/region"] == "na")
+        assert na.tags["dagster/asset_partition_range_start"].endswith("|US")
+        assert na.tags["dagster/asset_partition_range_end"].endswith("|CA")
+        assert len(st) == 2  # one per region: US+CA, JP
+        orders = [r for r in result.run_requests if r.job_name == "sp_orders_job"]
+        assert len(orders) == 2  # one region run per region: US+CA (one report for both), JP
+        na_orders = next(r for r in orders if r.tags["amazon/region"] == "na")
+        assert na_orders.tags["dagster/asset_partition_range_end"].endswith("|CA")
+        for req in result.run_requests:
+            _fake_run(instance, req.job_name, req.tags, dg.DagsterRunStatus.STARTED, req.partition_key)
+        progress = backfill_progress(instance, mkts, parts)
+        assert (
+            progress.by_source[("sp_sales_traffic", "CA")].in_flight
+            == progress.by_source[("sp_sales_traffic", "CA")].wanted
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -232,3 +201,43 @@ def test_dbt_sensor_does_not_wait_forever() -> None:
         _fake_run(instance, "sp_sales_traffic_job", {}, dg.DagsterRunStatus.STARTED)
         result, _ = _tick(sensor, instance)
         assert isinstance(result, dg.SensorResult)
+
+
+def _successful_dbt_build(instance) -> str:
+    """A real, successful run of a job named dbt_marts_job (no asset selection: a full build, as the demo's
+    `dagster job execute -j dbt_marts_job`), with the run record's start time set by the run itself."""
+
+    @dg.op
+    def build(): ...
+
+    @dg.job(name=DBT_MARTS_JOB)
+    def full_build():
+        build()
+
+    result = full_build.execute_in_process(instance=instance)
+    assert result.success
+    return result.run_id
+
+
+def test_dbt_sensor_does_not_rebuild_what_a_full_build_already_read() -> None:
+    """After `make demo` (raw loads, then dbt build) the sensor's first tick under `make ui` skips."""
+    dbt_job = next(j for j in build_jobs() if j.name == DBT_MARTS_JOB)
+    sensor = build_dbt_after_raw_loads_sensor(dbt_job)
+    with dg.instance_for_test() as instance:
+        _materialize(instance, "sp_orders", "US", [D(2026, 11, 20), D(2026, 11, 21)])
+        _materialize(instance, "sp_sales_traffic", "US", [D(2026, 11, 20)])
+        before, _ = _tick(sensor, instance)
+        assert isinstance(before, dg.SensorResult), "without a dbt build the loads are built"
+
+        time.sleep(0.05)  # the build starts after the loads (timestamps)
+        run_id = _successful_dbt_build(instance)
+        skipped, cursor = _tick(sensor, instance)
+        assert isinstance(skipped, dg.SkipReason), skipped
+        assert f"last full dbt build (run {run_id})" in skipped.skip_message
+        assert cursor is None
+
+        time.sleep(0.05)
+        _materialize(instance, "ads_sp_advertised_product", "US", [D(2026, 11, 21)])
+        after, cursor = _tick(sensor, instance)
+        assert isinstance(after, dg.SensorResult)
+        assert after.run_requests[0].tags["chalkola/raw_assets"] == "ads_sp_advertised_product"

@@ -64,7 +64,7 @@ def test_instance_config_loads_with_run_queue_limits(pg_url: str, tmp_path: Path
         assert ("amazon/api", "{'applyLimitPerUniqueValue': True}") in limits
         assert ("dagster/backfill", "None") in limits
         assert settings.run_queue_config.max_concurrent_runs == 8
-        assert settings.pool_config.default_pool_limit == 3
+        assert settings.pool_config.default_pool_limit == 6
         assert type(instance.run_coordinator).__name__ == "TaggingRunCoordinator"
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
 

@@ -193,3 +193,25 @@ def test_sales_channel_and_units_checks(loaded: Loaded) -> None:
     md = us["order_units_match_sales_traffic_units"].metadata
     assert md["asin_days_compared"].value > 0
     assert md["order_report_units"].value == md["sales_traffic_units"].value
+
+
+def test_a_region_run_loads_every_marketplace_from_the_region_report(loaded: Loaded) -> None:
+    """What the history backfill launches: one run for US..MX × the days, the region's report reused."""
+    from chalkola_pipelines.defs.partitions import range_tags
+
+    first, last = _days()
+    reports_before = len(loaded.simulator.state.reports.sp_reports)
+    result = loaded.run("sp_orders_job", {**range_tags("US", first, last, "MX"), "amazon/region": "na"})
+    assert result.success
+    mats = result.asset_materializations_for_node("sp_orders")
+    assert sorted(m.partition for m in mats) == sorted(
+        f"{d.isoformat()}|{c}" for d in _day_list() for c in NA
+    )
+    assert len(loaded.simulator.state.reports.sp_reports) == reports_before  # re-parsed, not asked again
+    strip = lambda rows: [r[:-1] for r in rows]  # noqa: E731 - loaded_at changes, nothing else
+    for code in NA:
+        assert strip(loaded.rows_of(code)) == strip(loaded.snapshots[code]), code
+    checks = result.get_asset_check_evaluations()
+    assert sorted(e.check_name for e in checks) == sorted(set(e.check_name for e in checks))  # one each
+    channel = next(e for e in checks if e.check_name == "sales_channel_matches_marketplace")
+    assert channel.passed and channel.metadata["marketplaces"].value == "US, CA, MX"

@@ -348,7 +348,7 @@ def _as_record_values(row: list) -> tuple:
 @pytest.mark.parametrize("kind", ["trends", "by_asin"])
 @pytest.mark.parametrize("chunk_bytes", [1 << 20, 50])
 def test_row_batches_give_the_record_parsers_values_or_its_error(kind, chunk_bytes):
-    from chalkola_pipelines.amazon.parsers.data_kiosk_rows import ROW_COLUMNS, row_batches
+    from chalkola_pipelines.amazon.parsers.data_kiosk_rows import ROW_FIELDS, row_batches
 
     for line in _variants(kind):
         data = jsonl([_variants(kind)[0], line, _variants(kind)[1]])
@@ -372,7 +372,7 @@ def test_row_batches_give_the_record_parsers_values_or_its_error(kind, chunk_byt
             for row in b.rows
         ]
         want = [
-            (r["marketplace_id"], r["report_date"], _as_record_values([r[c] for c in ROW_COLUMNS]))
+            (r["marketplace_id"], r["report_date"], _as_record_values([r[c] for c in ROW_FIELDS]))
             for r in records
         ]
         assert sorted(got, key=repr) == sorted(want, key=repr), line
@@ -393,3 +393,25 @@ def test_row_batches_refuse_by_date_documents_and_read_documents():
         list(row_batches(rows))
     with pytest.raises(SalesTrafficFormatError, match="the document is empty"):
         list(iter_data_kiosk_sales_traffic(io.BytesIO(b"\n \n"), "trends").row_batches())
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_row_batches_leave_the_garbage_collector_as_they_found_it(enabled):
+    """The chunk decoder pauses the cyclic collector while it works, and restores the caller's setting,
+    also when a chunk is refused and when the document is broken."""
+    import gc
+
+    from chalkola_pipelines.amazon.parsers.data_kiosk_rows import row_batches
+
+    good = jsonl(_variants("trends")[:2])
+    broken = good + b'{"startDate": "2026-11-01"\n'
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        rows = row_batches(iter_data_kiosk_sales_traffic(io.BytesIO(good), "trends"))
+        assert sum(len(b.rows) for b in rows) == 2 and gc.isenabled() is enabled
+        with pytest.raises(SalesTrafficFormatError, match="line 3: malformed"):
+            list(row_batches(iter_data_kiosk_sales_traffic(io.BytesIO(broken), "trends"), 64))
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

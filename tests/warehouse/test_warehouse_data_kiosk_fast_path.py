@@ -16,7 +16,7 @@ import json
 import psycopg
 import pytest
 
-from chalkola_pipelines.amazon.errors import SalesTrafficFormatError
+from chalkola_pipelines.amazon.errors import SalesTrafficFormatError, SalesTrafficMissingFieldError
 from chalkola_pipelines.amazon.parsers import data_kiosk_rows
 from chalkola_pipelines.amazon.parsers.data_kiosk_rows import row_batches
 from chalkola_pipelines.amazon.parsers.data_kiosk_sales_traffic import (
@@ -117,9 +117,12 @@ def tricky_lines() -> list[dict]:
         change(line)
         lines.append(line)
 
-    number_literals = ["1.50", "1e-5", "1E+2", "-0.0", "0.1e1", "0.123456789012345678901234567890", "7", "-3"]
+    number_literals = [
+        *("1.50", "1e-5", "1E+2", "-0.0", "0.1e1", "0.123456789012345678901234567890", "7", "-3"),
+        *("0.0100000000", "12.000", "1.5E-3", "-0"),  # trailing zeros and exponents keep their text
+    ]
     for i, literal in enumerate(number_literals):
-        variant(i, lambda d, lit=literal: d["traffic"].__setitem__("buyBoxPercentage", f"@{lit}@"))
+        variant(i + 70, lambda d, lit=literal: d["traffic"].__setitem__("buyBoxPercentage", f"@{lit}@"))
         variant(
             i + 50, lambda d, lit=literal: d["sales"]["orderedProductSales"].__setitem__("amount", f"@{lit}@")
         )
@@ -267,6 +270,7 @@ def test_bulk_path_loads_exactly_the_record_path_tables(
     assert set(TRICKY_IDS) <= asins
     literals = {r[ST_BY_ASIN_COLUMNS_INDEX["buy_box_percentage"]] for r in got[1]}
     assert {"1.50", "0.00001", "100", "0.0", "1", "0.123456789012345678901234567890", "7"} <= literals
+    assert {"0.0100000000", "12.000", "0.0015", "0"} <= literals
     # chunks with a drifting or unusual line went line by line, the others through the chunk decoder
     assert taken[False] > 0 and (taken[True] > 0 or chunk_bytes == 1 << 20)
     # re-running never duplicates
@@ -274,16 +278,52 @@ def test_bulk_path_loads_exactly_the_record_path_tables(
     assert tables(db) == expected
 
 
-def _error(fn) -> str:
+def _error(fn) -> tuple[type, str, tuple]:
+    """The error's class, message and (for a missing field) the field, row and document it names."""
     with pytest.raises(SalesTrafficFormatError) as info:
         fn()
-    return str(info.value)
+    exc = info.value
+    named = tuple(getattr(exc, a, None) for a in ("field", "row", "document"))
+    return type(exc), str(exc), named
 
 
-@pytest.mark.parametrize(
-    "breakage",
-    ["truncated", "missing_required", "string_number", "wrong_currency", "null_required_float", "not_json"],
-)
+# a broken value in line 2401 of a 2,500-line document (the expected error class; None: a format error)
+BREAKAGES: dict[str, tuple[object, type | None]] = {
+    "missing_required": (lambda d: d["sales"].pop("unitsOrdered"), SalesTrafficMissingFieldError),
+    "missing_required_float": (
+        lambda d: d["traffic"].pop("buyBoxPercentage"),
+        SalesTrafficMissingFieldError,
+    ),
+    "null_required_float": (
+        lambda d: d["traffic"].__setitem__("buyBoxPercentage", None),
+        SalesTrafficMissingFieldError,
+    ),
+    "null_b2b_amount": (
+        lambda d: d["sales"]["orderedProductSalesB2B"].__setitem__("amount", None),
+        SalesTrafficMissingFieldError,
+    ),
+    "string_number": (lambda d: d["traffic"].__setitem__("buyBoxPercentage", "0.5"), None),
+    "string_amount": (lambda d: d["sales"]["orderedProductSales"].__setitem__("amount", "12.30"), None),
+    "string_null_optional_float": (
+        lambda d: d["traffic"].__setitem__("buyBoxPercentageB2B", "null"),
+        None,
+    ),
+    "bool_float": (lambda d: d["traffic"].__setitem__("sessionPercentage", True), None),
+    "object_float": (lambda d: d["traffic"].__setitem__("sessionPercentageB2B", {"v": 1}), None),
+    "array_float": (lambda d: d["traffic"].__setitem__("sessionPercentage", [1]), None),
+    "array_amount": (lambda d: d["sales"]["orderedProductSalesB2B"].__setitem__("amount", [1.5]), None),
+    "wrong_currency": (
+        lambda d: d["sales"]["orderedProductSalesB2B"].__setitem__("currencyCode", "EUR"),
+        None,
+    ),
+    "empty_parent": (lambda d: d.__setitem__("parentAsin", ""), None),
+    "two_days": (lambda d: d.__setitem__("endDate", "2026-11-04"), None),
+    "truncated": (None, None),
+    "not_json": (None, None),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
 def test_a_broken_document_loads_nothing_and_says_what_the_record_path_says(
     db: psycopg.Connection, breakage: str
 ) -> None:
@@ -295,14 +335,9 @@ def test_a_broken_document_loads_nothing_and_says_what_the_record_path_says(
 
     broken = [trends_line(5000 + i, DAYS[i % 3]) for i in range(2500)]
     bad = copy.deepcopy(broken[2400])
-    if breakage == "missing_required":
-        bad["sales"].pop("unitsOrdered")
-    elif breakage == "string_number":
-        bad["traffic"]["buyBoxPercentage"] = "0.5"
-    elif breakage == "wrong_currency":
-        bad["sales"]["orderedProductSalesB2B"]["currencyCode"] = "EUR"
-    elif breakage == "null_required_float":
-        bad["traffic"]["buyBoxPercentage"] = None
+    change, error_class = BREAKAGES[breakage]
+    if change is not None:
+        change(bad)
     broken[2400] = bad
     data = encode(broken)
     if breakage == "truncated":
@@ -316,7 +351,12 @@ def test_a_broken_document_loads_nothing_and_says_what_the_record_path_says(
     assert tables(db) == before
     got = _error(lambda: load_bulk_path(db, documents, by_date, 1 << 16))
     line = 2500 if breakage == "truncated" else 2401
-    assert got == expected and "q-broken" in got and f"line {line}:" in got
+    assert got == expected and "q-broken" in got[1] and f"line {line}:" in got[1]
+    if error_class is SalesTrafficMissingFieldError:
+        assert got[0] is SalesTrafficMissingFieldError
+        assert got[2][1:] == (f"line {line}", "q-broken") and got[2][0] in got[1]
+    else:
+        assert got[0] is SalesTrafficFormatError
     assert tables(db) == before  # every day keeps its previous rows
 
 
