@@ -5,7 +5,7 @@ msgspec (``decode_lines``) into structs built here from the catalogue (``parsers
 ``_SECTIONS``: which fields a kind has, which are required): required fields, Long fields as ``int``,
 ids as ``str``, the Amount shape and unknown keys are checked in C, and every Float (and Amount.amount) is
 kept as its literal (``msgspec.Raw``: the bytes of the document, no Python call or Decimal per value;
-written to COPY as they came, so Postgres reads exactly the document's number). The checks msgspec cannot
+handed on as they came, so the consumer sees exactly the document's number). The checks msgspec cannot
 express run on the decoded chunk:
 
 * per record, in one Python loop that also builds the rows: startDate = endDate and an ISO date (cached per
@@ -66,8 +66,8 @@ ROW_FIELDS: tuple[str, ...] = (
     "sku",
     "currency_code",
 )
-#: ~250 records: each chunk's CSV (~55 KB) fits in the connection's socket buffer, so while the server loads
-#: it the client decodes the next one (with 1 MB chunks a COPY write waited for the server; measured)
+#: ~250 records a chunk: small batches let a consumer that writes them out overlap its work with the decoding
+#: of the next chunk (measured with the warehouse's loader: 1 MB chunks made it wait; benchmarks/README.md)
 CHUNK_BYTES = 1 << 18
 _FIELD_VALUES = itemgetter(*(f.column for f in ST_BY_ASIN_FIELDS))
 _NUMBER_CHARS = b"0123456789.+-eE"
