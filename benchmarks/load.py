@@ -60,6 +60,7 @@ from load_probes import (  # noqa: E402
     max_overlap,
     run_failures,
     run_limits,
+    traceback_endings,
 )
 from nightly import (  # noqa: E402
     LAUNCH,
@@ -302,10 +303,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for name, (_, fh) in procs.items():
                 fh.close()
                 path = work / f"{name}.log"
-                tracebacks, tb_samples = count_in_file(path, 0, re.compile(r"^Traceback"))
+                tracebacks, _ = count_in_file(path, 0, re.compile(r"^Traceback"))
                 dl, _ = count_in_file(path, 0, PG_DEADLOCK)
                 errors, err_samples = count_in_file(path, 0, re.compile(r" - ERROR - |\bERROR\b"))
-                logs[name] = {"tracebacks": tracebacks, "deadlock_lines": dl, "error_lines": errors,
+                logs[name] = {"tracebacks": tracebacks, "traceback_endings": traceback_endings(path),
+                              "deadlock_lines": dl, "error_lines": errors,
                               "error_samples": err_samples[:3]}  # fmt: skip
             procs.clear()
             instance.dispose()

@@ -214,6 +214,25 @@ def count_in_file(path: Path, offset: int, pattern: re.Pattern[str]) -> tuple[in
     return len(lines), lines[:5]
 
 
+def traceback_endings(path: Path) -> list[str]:
+    """The exception line that ends each Python traceback in a log file (at most 5, with the line before it)."""
+    out: list[str] = []
+    in_tb = False
+    previous = ""
+    with open(path, "rb") as fh:
+        for raw in fh:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line.startswith("Traceback"):
+                in_tb = True
+            elif in_tb and line and not line.startswith((" ", "\t")) and not line.startswith("During handling"):
+                if not line.startswith(("The above exception", "Traceback")):
+                    out.append(f"{line[:300]}  [after: {previous.strip()[:200]}]")
+                    in_tb = False
+            if line.strip():
+                previous = line
+    return out[:5]
+
+
 def run_failures(instance: Any, records: Sequence[Any]) -> list[str]:
     """The first line of each failed run's step / run failure message."""
     import dagster as dg
