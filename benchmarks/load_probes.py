@@ -224,7 +224,9 @@ def traceback_endings(path: Path) -> list[str]:
             line = raw.decode("utf-8", "replace").rstrip()
             if line.startswith("Traceback"):
                 in_tb = True
-            elif in_tb and line and not line.startswith((" ", "\t")) and not line.startswith("During handling"):
+            elif (
+                in_tb and line and not line.startswith((" ", "\t")) and not line.startswith("During handling")
+            ):
                 if not line.startswith(("The above exception", "Traceback")):
                     out.append(f"{line[:300]}  [after: {previous.strip()[:200]}]")
                     in_tb = False
