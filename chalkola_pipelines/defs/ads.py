@@ -82,14 +82,17 @@ def ads_profiles(
             "ads_profiles: no Ads API refresh token is set (ADS_REFRESH_TOKEN_NA, ADS_REFRESH_TOKEN_EU, "
             "ADS_REFRESH_TOKEN_FE): set the one(s) of the regions you advertise in, then reload the code location."
         )
-    limiter = warehouse.rate_limiter()
     total = 0
     per_region: dict[str, int] = {}
     marketplaces: dict[str, str] = {}
     request_ids: list[str] = []
     failed: dict[str, str] = {}
     refused = 0  # regions whose credentials Login With Amazon refused (a setting: retrying cannot help)
-    with contextlib.closing(limiter), warehouse.connect() as conn:
+    with (
+        database_failures_named("ads_profiles"),
+        contextlib.closing(warehouse.rate_limiter()) as limiter,
+        warehouse.connect() as conn,
+    ):
         for region in regions:
             try:
                 with amazon.ads_client(region, limiter) as client:
@@ -195,10 +198,9 @@ def build_ads_sp_advertised_product(partitions_def: dg.PartitionsDefinition) -> 
         earliest = earliest_available_day(today)
         summary = RunSummary()
         unknown_fields: Counter[str] = Counter()  # drift: field → rows that carried it
-        limiter = warehouse.rate_limiter()
         with (
             database_failures_named(f"ads_sp_advertised_product {md.describe()}"),
-            contextlib.closing(limiter),
+            contextlib.closing(warehouse.rate_limiter()) as limiter,
             LazyClient(lambda: amazon.ads_client(mkt.region, limiter, mkt)) as client,
             warehouse.connect() as conn,
         ):

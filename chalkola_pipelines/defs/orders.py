@@ -131,10 +131,9 @@ def build_sp_orders(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
         for md in groups:
             amazon.sp_credentials(md.marketplace)  # fail fast, with the missing variable named
         summaries: list[tuple[MarketplaceDays, RunSummary]] = []
-        limiter = warehouse.rate_limiter()
         with (
             database_failures_named(f"sp_orders {', '.join(md.describe() for md in groups)}"),
-            contextlib.closing(limiter),
+            contextlib.closing(warehouse.rate_limiter()) as limiter,
             LazyClient(lambda: amazon.sp_reports_client(groups[0].marketplace, limiter)) as client,
             warehouse.connect() as conn,
         ):

@@ -106,9 +106,12 @@ def build_sp_sales_traffic(partitions_def: dg.PartitionsDefinition) -> dg.Assets
         source = amazon.sales_traffic_source_setting()
         unknown_fields: Counter[str] = Counter()
         summaries: list[tuple[MarketplaceDays, RunSummary]] = []
-        limiter = warehouse.rate_limiter()
         what = "sp_sales_traffic " + ", ".join(md.describe() for md in groups)
-        with database_failures_named(what), contextlib.closing(limiter), warehouse.connect() as conn:
+        with (
+            database_failures_named(what),
+            contextlib.closing(warehouse.rate_limiter()) as limiter,
+            warehouse.connect() as conn,
+        ):
             use_kiosk = source != "reports" and not _kiosk_denied_recently(
                 context, conn, groups[0].marketplace, source
             )

@@ -315,3 +315,19 @@ def test_pool_rows_are_created_once_before_parallel_runs() -> None:
         instance.event_log_storage.set_concurrency_slots("amazon_sp_reports", 1)  # an operator's choice stays
         assert ensure_pool_limits(instance) == {"amazon_sp_reports": 1, "amazon_ads_reporting": 2, "dbt": 2}
         assert set(POOLS) <= set(instance.event_log_storage.get_concurrency_keys())
+
+
+def test_ads_profiles_with_the_warehouse_down_fails_in_one_transient_line() -> None:
+    """ads_profiles names the transient database error like the partitioned assets (was Dagster's wrapper)."""
+    from chalkola_pipelines.defs.ads import ads_profiles
+
+    resources = {
+        "amazon": AmazonApiResource(ads_client_id="id", ads_client_secret="s", ads_refresh_token_na="t"),
+        "warehouse": WarehouseResource(database_url="postgresql://nobody:pw123@127.0.0.1:1/none"),
+    }
+    result = dg.materialize([ads_profiles], resources=resources, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.step_failure_data.error.message
+    assert "ads_profiles: the warehouse database failed" in message and "Transient database error" in message
+    assert "pw123" not in message
