@@ -76,9 +76,20 @@ def run_outcome(instance: Any, record: Any) -> RunOutcome:
             user = data.user_failure_data
             if user is not None and user.description:
                 message, clear = user.description, one_line(user.description)
-            else:  # an exception the asset did not turn into one clear Failure
+            else:  # an exception the asset did not turn into one clear Failure: name its innermost cause
                 message, clear = (data.error.message if data.error else "step failed"), False
-            out.errors.append(f"{event.step_key}: {message.strip()[:400]}")
+                chain, cause = [], data.error.cause if data.error else None
+                while cause is not None:
+                    chain.append(cause)
+                    cause = cause.cause or cause.context
+                if chain:
+                    names = " ← ".join(c.cls_name for c in chain)
+                    ours = [f for c in (data.error, *chain) for f in c.stack if "chalkola_pipelines" in f]
+                    where = " ".join(ours[-1].split()) if ours else "?"
+                    message = (
+                        f"{message.strip()} (causes: {names}: {chain[-1].message.strip()[:200]}; at {where})"
+                    )
+            out.errors.append(f"{event.step_key}: {message.strip()[:800]}")
             out.clear = out.clear and clear
         elif event.event_type == dg.DagsterEventType.RUN_FAILURE and not out.errors:
             message = entry.message or ""

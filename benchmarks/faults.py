@@ -290,6 +290,7 @@ def run_scenario(bench: Bench, scenario: Scenario) -> dict[str, Any]:
         },
         "faults_not_consumed": leftover,
         "errors": sorted(set(errors))[:8],
+        "unclear_errors": sorted({e for o in first if not o.clear for e in o.errors})[:6],
         "action": {k: v for k, v in acted.items() if k != "killed_at"},
         "real_seconds": round(time.monotonic() - started, 1),
     }

@@ -402,8 +402,10 @@ def print_reports_requested(url: str, since: dt.datetime | None = None) -> None:
 def run_setup(args: argparse.Namespace) -> int:
     """For deployments (docker-compose's one-shot service): check the settings, DDL, and the pool rows parallel
     runs need."""
+    from chalkola_pipelines.defs.jobs import POOLS
+
     _check_deploy_settings()
     env = prepare_environment()  # migrations + pool rows (+ the local instance config when not deployed)
     print(f"warehouse {_redacted(env['DATABASE_URL'])}: migrations applied")
-    print(f"dagster instance {env['DAGSTER_HOME']}: pools amazon_sp_reports, amazon_ads_reporting, dbt ready")
+    print(f"dagster instance {env['DAGSTER_HOME']}: pools {', '.join(POOLS)} ready")
     return 0

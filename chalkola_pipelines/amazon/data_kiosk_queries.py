@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from importlib import resources
 from typing import Literal
@@ -66,6 +66,10 @@ SCHEMA_FILE = "analytics_salesAndTraffic_2024_04_24.graphql"
 DOMAIN = "analytics_salesAndTraffic_2024_04_24"
 #: createQuery: "A query must be at most 8000 characters after unnecessary whitespace is removed."
 MAX_QUERY_CHARS = 8000
+#: the longest date window of one set of Trends / ByDate queries: a Trends query of ~450 marketplace-ASIN
+#: pairs over 92 days is ~41k records, one document page (more pages mean a createQuery each); a longer range
+#: is cut into windows (:func:`query_windows`) that are all in flight together
+MAX_WINDOW_DAYS = 92
 #: MarketplaceAsinFilter.asins: "Maximum size of the list is 30."
 MAX_ASINS_PER_FILTER = 30
 
@@ -359,3 +363,17 @@ def _trends_query(
     marketplaces = tuple(sorted({m for m, _, _, _ in batch}))
     pairs = sum(len(asins) for _, asins, _, _ in batch)
     return _finish(DataKioskQuery("trends", text, start, end, marketplaces, pairs), max_chars)
+
+
+def query_windows(start: date, end: date, max_days: int = MAX_WINDOW_DAYS) -> list[tuple[date, date]]:
+    """``start..end`` cut into windows of at most ``max_days`` days, newest first, cut from ``end`` back (so a
+    range that grows at its old end keeps its newer windows, and their queries, unchanged)."""
+    if end < start or max_days < 1:
+        raise ValueError(f"no window in {start}..{end} (max_days {max_days})")
+    windows = []
+    last = end
+    while last >= start:
+        first = max(start, last - timedelta(days=max_days - 1))
+        windows.append((first, last))
+        last = first - timedelta(days=1)
+    return windows

@@ -4,9 +4,10 @@ backfill benchmark); pure functions, no Dagster, no database.
 
 Runs (each one Dagster run; ``MAX_DAYS_PER_RUN`` days at most):
 
-- ``sp_sales_traffic`` from Data Kiosk: one *region run* per block of consecutive missing days and the
-  region's marketplaces (they are loaded from the same queries): 1 ByAsin discovery + 1 ByDate + the Trends
-  queries the query builder packs for the region's ASINs (``amazon/data_kiosk_queries``);
+- ``sp_sales_traffic`` from Data Kiosk: one *region run* per block of consecutive missing days (the whole
+  history at once) and the region's marketplaces (they are loaded from the same queries): 1 ByAsin discovery,
+  then per ≤ 92-day window 1 ByDate + the Trends queries the query builder packs for the region's ASINs
+  (``amazon/data_kiosk_queries``);
 - ``sp_sales_traffic`` from reports (no Brand Analytics role): one run per marketplace, one single-day report
   per day on the per-seller S&T meter (4 an hour, 96 a day, every region together);
 - ``sp_orders``: one region run per ≤ 29 days (the region's report per window, loaded for each of its
@@ -34,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from chalkola_pipelines.amazon.data_kiosk_queries import sales_traffic_trends_queries
+from chalkola_pipelines.amazon.data_kiosk_queries import query_windows, sales_traffic_trends_queries
 from chalkola_pipelines.amazon.usage_plans import seller_quota, usage_plan
 from chalkola_pipelines.defs.jobs import (
     ADS_SP_ADVERTISED_PRODUCT,
@@ -52,10 +53,11 @@ NEWEST_DAYS_BACK: Mapping[str, int] = {SP_SALES_TRAFFIC: 2, SP_ORDERS: 1, ADS_SP
 #: child ASINs per marketplace assumed when the warehouse knows none yet (amazon-facts §8.2: a Chalkola-sized
 #: seller has ~6,000 marketplace-ASIN pairs over 11 marketplaces)
 DEFAULT_ASINS_PER_MARKETPLACE = 550
-#: days per history run: Data Kiosk region runs cover a quarter (Trends queries are per window: fewer, longer
-#: windows spend fewer createQuery calls; amazon-facts §8.2 "a handful of windows"); the report paths keep
-#: their one-report run lengths
-HISTORY_DAYS_PER_RUN: Mapping[str, int] = {**MAX_DAYS_PER_RUN, SP_SALES_TRAFFIC: 92}
+#: days per history run: a Data Kiosk region run covers the whole history (its ≤ 92-day query windows are all
+#: in flight together, created as the bucket allows: one run per region keeps createQuery busy from the first
+#: minute to the last and holds one run slot, where a run per window waited on Amazon's processing in turn);
+#: the report paths keep their one-report run lengths
+HISTORY_DAYS_PER_RUN: Mapping[str, int] = {**MAX_DAYS_PER_RUN, SP_SALES_TRAFFIC: 800}
 #: runs are ordered by the week of their newest day, then by source (SOURCES), then newest day
 PRIORITY_BUCKET_DAYS = 7
 DATA_KIOSK = "data_kiosk"
@@ -256,11 +258,12 @@ def plan_backfill(
         st_days = [d for m in block for d in days_of.get((SP_SALES_TRAFFIC, m.code), ())]
         if sales_traffic_path == DATA_KIOSK and st_days:
             for first, last in missing_ranges(st_days, HISTORY_DAYS_PER_RUN[SP_SALES_TRAFFIC]):
-                n = (last - first).days + 1
                 pairs = tuple(
                     (m.marketplace_id, counts.get(m.code, DEFAULT_ASINS_PER_MARKETPLACE)) for m in block
                 )
-                queries = 2 + trends_queries_for(pairs, n)
+                queries = 1 + sum(  # one discovery; per window its Trends and one ByDate
+                    1 + trends_queries_for(pairs, (b - a).days + 1) for a, b in query_windows(first, last)
+                )
                 add(PlannedRun(SP_SALES_TRAFFIC, block, first, last), [(data_kiosk_meter(region), queries)])
         _plan_orders(block, days_of, add)
         for mkt in block:

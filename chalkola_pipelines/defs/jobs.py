@@ -39,7 +39,7 @@ RAW_AMAZON_JOB = "raw_amazon_job"
 DBT_MARTS_JOB = "dbt_marts_job"
 
 REGION_TAG = "amazon/region"
-# deploy/dagster.yaml limits concurrent runs per Amazon API (sp_reports | ads_reporting | dbt)
+# deploy/dagster.yaml limits concurrent runs per Amazon API (sales_traffic | sp_reports | ads_reporting | dbt)
 API_TAG = "amazon/api"
 LAUNCHED_BY_TAG = "chalkola/launched_by"
 
@@ -65,8 +65,11 @@ def raw_backfill_policy() -> dg.BackfillPolicy:
     return dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_DAYS_PER_RUN)
 
 
+#: the run-queue tag ``amazon/api`` of each raw asset: the quota its runs wait on. Sales & traffic has a quota of
+#: its own on both paths (Data Kiosk's createQuery, or the per-seller GET_SALES_AND_TRAFFIC_REPORT meter), so
+#: its long Data Kiosk runs (minutes to hours of Amazon's query processing) never hold the order runs' slots
 API_OF_ASSET: Mapping[str, str] = {
-    SP_SALES_TRAFFIC: "sp_reports",
+    SP_SALES_TRAFFIC: "sales_traffic",
     SP_ORDERS: "sp_reports",
     ADS_SP_ADVERTISED_PRODUCT: "ads_reporting",
 }
@@ -112,7 +115,7 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     ]
 
 
-POOLS: tuple[str, ...] = ("amazon_sp_reports", "amazon_ads_reporting", "dbt")
+POOLS: tuple[str, ...] = ("amazon_sales_traffic", "amazon_sp_reports", "amazon_ads_reporting", "dbt")
 
 
 def ensure_pool_limits(instance: dg.DagsterInstance, pools: tuple[str, ...] = POOLS) -> dict[str, int | None]:

@@ -66,7 +66,9 @@ from chalkola_pipelines.warehouse.partition_queries import (
 
 REPORT_TYPE = "GET_SALES_AND_TRAFFIC_REPORT"
 REPORT_OPTIONS = {"dateGranularity": "DAY", "asinGranularity": "CHILD"}
-POOL = "amazon_sp_reports"
+#: its own pool: a Data Kiosk step waits on Amazon's query processing (minutes to hours) and must not hold
+#: the slots of the order steps (``amazon_sp_reports``)
+POOL = "amazon_sales_traffic"
 
 
 def sales_traffic_spec(marketplace: Marketplace, day: dt.date) -> ReportSpec:

@@ -2,14 +2,17 @@
 
 For a run of one marketplace over local days first..last (amazon-facts §8.2):
 
-1. discovery: one ``salesAndTrafficByAsin(CHILD)`` query over the window for the region's configured
+1. discovery: one ``salesAndTrafficByAsin(CHILD)`` query over the run's days for the region's configured
    marketplaces lists every child ASIN with activity; the ASINs the warehouse already knows are added, so an
    ASIN that sold once is never missed;
-2. ``salesAndTrafficTrends(CHILD, DAY)`` queries (≤ 30 ASINs per filter, filters packed under 8,000
-   characters) give one record per child ASIN per day, and one ``salesAndTrafficByDate(DAY)`` query the daily
-   totals of every marketplace of the region;
+2. the days are cut into windows of ≤ ``MAX_WINDOW_DAYS`` (one document page per query; a history run of
+   24 months has 8). Per window, ``salesAndTrafficTrends(CHILD, DAY)`` queries (≤ 30 ASINs per filter,
+   filters packed under 8,000 characters) give one record per child ASIN per day, and one
+   ``salesAndTrafficByDate(DAY)`` query the daily totals of every marketplace of the region. All of them are
+   in flight together (every window's Trends first, ByDate last), created as the createQuery bucket allows
+   while the finished ones are downloaded (``fetch_documents``);
 3. the run's marketplace-days are loaded from those documents into the same tables as the report path
-   (``source = data_kiosk``, ``report_id`` = the query id of each row).
+   (``source = data_kiosk``, ``report_id`` = the query id of each row), one transaction per window.
 
 Every query is keyed in the ledger by region, window and query text: the other marketplaces' runs of the same
 days find the same queries (landed documents are re-parsed, in-flight ones resumed; the region lock makes
@@ -90,6 +93,7 @@ def load_from_data_kiosk(
 ) -> Iterator[dg.AssetMaterialization]:
     """Discovery → Trends + ByDate → one transaction per marketplace-day (see the module docstring)."""
     from chalkola_pipelines.amazon.data_kiosk_queries import (
+        query_windows,
         sales_traffic_by_asin_query,
         sales_traffic_by_date_query,
         sales_traffic_trends_queries,
@@ -114,30 +118,42 @@ def load_from_data_kiosk(
         if code and record.get("child_asin"):
             asins[code].add(record["child_asin"])
     wanted = {m.marketplace_id: sorted(asins[m.code]) for m in marketplaces}
-    trends = sales_traffic_trends_queries(first, last, wanted)
-    fetched = fetch([*trends, sales_traffic_by_date_query(first, last, ids)])
+    windows = query_windows(first, last)
+    trends = [sales_traffic_trends_queries(a, b, wanted) for a, b in windows]
+    # every window's Trends first (Amazon's longest processing), newest window first; the small ByDate last
+    fetched = fetch(
+        [*chain.from_iterable(trends), *(sales_traffic_by_date_query(a, b, ids) for a, b in windows)]
+    )
     context.log.info(
-        f"sp_sales_traffic {md.describe()}: Data Kiosk {len(fetched) + 1} queries for {len(marketplaces)} "
-        f"marketplace(s) of {md.marketplace.region.upper()} ({sum(len(a) for a in wanted.values())} "
-        f"marketplace-ASIN pairs; discovery {discovery[1].report_id})"
+        f"sp_sales_traffic {md.describe()}: Data Kiosk {len(fetched) + 1} queries in {len(windows)} window(s) "
+        f"for {len(marketplaces)} marketplace(s) of {md.marketplace.region.upper()} "
+        f"({sum(len(a) for a in wanted.values())} marketplace-ASIN pairs; discovery {discovery[1].report_id})"
     )
-    *trend_units, (by_date_unit, by_date_outcome) = fetched
-    by_date_id = by_date_outcome.report_id
-    query_ids = ", ".join(o.report_id for _, o in fetched)
-    by_date = _by_date_of(md.marketplace, by_date_unit, by_date_outcome, ledger, unknown_fields)
-    days = [day for day in md.days if by_date.get(day)]
-    loaded = _replace_days(
-        md.marketplace, days, by_date, trend_units, by_date_id, conn, ledger, unknown_fields
-    )
-    if loaded is None:  # a database error: the day-by-day path names the day (and loads the others)
-        context.log.warning(
-            f"sp_sales_traffic {md.describe()}: loading the {len(days)} day(s) in one transaction failed "
-            "(nothing was changed); loading day by day"
+    by_dates = fetched[-len(windows) :]
+    per_day: dict[dt.date, tuple[str, str, tuple[int, int] | None, Any]] = {}
+    offset = 0
+    for (a, b), window_trends, (by_date_unit, by_date_outcome) in zip(windows, trends, by_dates, strict=True):
+        trend_units = fetched[offset : offset + len(window_trends)]
+        offset += len(window_trends)
+        by_date_id = by_date_outcome.report_id
+        query_ids = ", ".join(o.report_id for _, o in [*trend_units, (by_date_unit, by_date_outcome)])
+        by_date = _by_date_of(md.marketplace, by_date_unit, by_date_outcome, ledger, unknown_fields)
+        days = [day for day in md.days if a <= day <= b and by_date.get(day)]
+        loaded = _replace_days(
+            md.marketplace, days, by_date, trend_units, by_date_id, conn, ledger, unknown_fields
         )
-        documents = _documents_of(md.marketplace, trend_units, by_date, ledger, unknown_fields)
+        documents = None
+        if loaded is None:  # a database error: the day-by-day path names the day (and loads the others)
+            context.log.warning(
+                f"sp_sales_traffic {md.describe()}: loading the {len(days)} day(s) of {a}..{b} in one "
+                "transaction failed (nothing was changed); loading day by day"
+            )
+            documents = _documents_of(md.marketplace, trend_units, by_date, ledger, unknown_fields)
+        for day in days:
+            per_day[day] = (by_date_id, query_ids, loaded[day] if loaded else None, documents)
     for day in md.days:
-        base = {"marketplace": md.marketplace.code, "source": DK_SOURCE, "query_ids": query_ids}
-        if day not in days:
+        base = {"marketplace": md.marketplace.code, "source": DK_SOURCE}
+        if day not in per_day:
             summary.empty.append(day)
             yield kept_partition(
                 context, md, day, status=NO_DATA_YET, kept_rows=_kept_rows(conn, md.marketplace, day),
@@ -145,15 +161,15 @@ def load_from_data_kiosk(
                 "ends); the nightly refresh asks again", metadata=base,
             )  # fmt: skip
             continue
-        if loaded is not None:
-            n_date, n_asin = loaded[day]
+        by_date_id, query_ids, counts, documents = per_day[day]
+        if counts is not None:
+            n_date, n_asin = counts
         else:
-            document = documents[day]
             try:
                 with failures_named(
                     f"sp_sales_traffic partition {md.key_for(day)}", ledger, DK_SOURCE, {}, None
                 ):
-                    n_date, n_asin = _replace_day(conn, md.marketplace, day, document, by_date_id)
+                    n_date, n_asin = _replace_day(conn, md.marketplace, day, documents[day], by_date_id)
             except dg.Failure as failure:
                 if len(md.days) == 1 or not is_partition_specific(failure):
                     raise
@@ -167,6 +183,7 @@ def load_from_data_kiosk(
             partition=md.key_for(day),
             metadata={
                 **base,
+                "query_ids": query_ids,
                 "date": day.isoformat(),
                 "status": "DONE",
                 "report_id": by_date_id,
@@ -185,7 +202,7 @@ def _check_single_page(unit: Unit, outcome: ReportOutcome) -> None:
     if outcome.next_token:
         raise dg.Failure(
             description=f"{unit.label}: query {outcome.report_id} has more than one page of results, which this "
-            "pipeline does not expect for a window of ≤ 29 days; run fewer days per run and report it."
+            "pipeline does not expect (windows of ≤ MAX_WINDOW_DAYS days are one page); report it."
         )
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from chalkola_pipelines.amazon.data_kiosk_queries import query_windows
 from chalkola_pipelines.defs.backfill_plan import (
     DATA_KIOSK,
     REPORTS,
@@ -75,22 +76,25 @@ def test_region_blocks_follow_the_partitions_order() -> None:
     assert [tuple(m.code for m in b) for b in blocks] == [("US", "CA"), ("UK", "DE"), ("JP",), ("MX",)]
 
 
-def test_data_kiosk_sales_traffic_is_one_region_run_per_window() -> None:
+def test_data_kiosk_sales_traffic_is_one_region_run_with_92_day_query_windows() -> None:
     mkts = parse_marketplace_codes("US,CA,JP")
     missing = {("sp_sales_traffic", c): days(D(2026, 6, 1), D(2026, 11, 30)) for c in ("US", "CA", "JP")}
     plan = plan_backfill(missing, mkts, asins_per_marketplace={"US": 1000, "CA": 200, "JP": 300})
     st = [r for r in plan.runs if r.source == "sp_sales_traffic"]
     na = [r for r in st if r.region == "na"]
-    assert [tuple(m.code for m in r.marketplaces) for r in na] == [("US", "CA"), ("US", "CA")]
-    assert (na[0].first, na[0].last) == (D(2026, 8, 31), D(2026, 11, 30))  # 92 days, newest first
-    assert (na[1].first, na[1].last) == (D(2026, 6, 1), D(2026, 8, 30))
-    # discovery + ByDate + the Trends queries the real builder packs for 1,200 US/CA ASIN pairs
-    trends = trends_queries_for(
-        ((get_marketplace("US").marketplace_id, 1000), (get_marketplace("CA").marketplace_id, 200)), 91
-    )
-    assert trends >= 3  # 40 filters of ≤ 30 ASINs do not fit one 8,000-character query
-    assert na[0].calls == {data_kiosk_meter("na").name: 2 + trends}
-    assert na[0].partitions == 2 * 92
+    # one run for the region's history: its query windows are in flight together inside the run
+    assert [tuple(m.code for m in r.marketplaces) for r in na] == [("US", "CA")]
+    assert (na[0].first, na[0].last) == (D(2026, 6, 1), D(2026, 11, 30))
+    assert query_windows(na[0].first, na[0].last) == [
+        (D(2026, 8, 31), D(2026, 11, 30)),  # 92 days, cut from the newest day back
+        (D(2026, 6, 1), D(2026, 8, 30)),
+    ]
+    # one discovery + per window one ByDate and the Trends queries the real builder packs for 1,200 US/CA pairs
+    pairs = ((get_marketplace("US").marketplace_id, 1000), (get_marketplace("CA").marketplace_id, 200))
+    trends = trends_queries_for(pairs, 92), trends_queries_for(pairs, 91)
+    assert min(trends) >= 3  # 40 filters of ≤ 30 ASINs do not fit one 8,000-character query
+    assert na[0].calls == {data_kiosk_meter("na").name: 1 + (1 + trends[0]) + (1 + trends[1])}
+    assert na[0].partitions == 2 * 183
 
 
 def test_report_path_uses_the_per_seller_meter() -> None:

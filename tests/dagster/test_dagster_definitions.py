@@ -66,13 +66,14 @@ def test_definitions_load_with_jobs_schedules_sensors(defs: dg.Definitions) -> N
     raw_job = defs.resolve_job_def("raw_amazon_job")
     assert {k.to_user_string() for k in raw_job.asset_layer.selected_asset_keys} == set(RAW)
     assert defs.resolve_job_def("sp_orders_job").tags["amazon/api"] == "sp_reports"
+    assert defs.resolve_job_def("sp_sales_traffic_job").tags["amazon/api"] == "sales_traffic"
     assert defs.resolve_job_def("dbt_marts_job").tags["amazon/api"] == "dbt"
 
 
 def test_raw_assets_partitions_pools_and_backfill_policies(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     expected = {
-        "sp_sales_traffic": ("amazon_sp_reports", 29),
+        "sp_sales_traffic": ("amazon_sales_traffic", 29),
         "sp_orders": ("amazon_sp_reports", 29),
         "ads_sp_advertised_product": ("amazon_ads_reporting", 29),  # one policy for all: no "varying" warning
     }
@@ -313,7 +314,12 @@ def test_pool_rows_are_created_once_before_parallel_runs() -> None:
 
     with dg.instance_for_test(overrides={"concurrency": {"pools": {"default_limit": 2}}}) as instance:
         instance.event_log_storage.set_concurrency_slots("amazon_sp_reports", 1)  # an operator's choice stays
-        assert ensure_pool_limits(instance) == {"amazon_sp_reports": 1, "amazon_ads_reporting": 2, "dbt": 2}
+        assert ensure_pool_limits(instance) == {
+            "amazon_sales_traffic": 2,
+            "amazon_sp_reports": 1,
+            "amazon_ads_reporting": 2,
+            "dbt": 2,
+        }
         assert set(POOLS) <= set(instance.event_log_storage.get_concurrency_keys())
 
 

@@ -17,7 +17,7 @@ ADS = dg.AssetKey("ads_sp_advertised_product")
 def test_tags_from_partitions_and_assets() -> None:
     assert derived_run_tags({"dagster/partition": "2026-11-20|DE"}, [ST]) == {
         "amazon/region": "eu",
-        "amazon/api": "sp_reports",
+        "amazon/api": "sales_traffic",
     }
     rng = {
         "dagster/asset_partition_range_start": "2026-11-01|US",
@@ -79,6 +79,6 @@ def test_a_run_queued_without_tags_gets_them_and_the_queue_keeps_its_limits() ->
         assert queued.status == dg.DagsterRunStatus.QUEUED
         stored = instance.get_run_by_id(run.run_id)
         assert stored is not None
-        assert stored.tags["amazon/region"] == "eu" and stored.tags["amazon/api"] == "sp_reports"
+        assert stored.tags["amazon/region"] == "eu" and stored.tags["amazon/api"] == "sales_traffic"
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
         assert limits and limits[0]["key"] == "amazon/region"

@@ -195,6 +195,39 @@ def test_a_day_reloaded_through_the_report_path_gives_the_same_rows(loaded) -> N
     assert kiosk.query(by_date_sql, (day,)) == kiosk_totals
 
 
+def test_a_run_longer_than_one_query_window_is_cut_into_windows_in_flight_together(loaded) -> None:
+    """95 days of JP (a history run): one discovery, then two ≤ 92-day windows of Trends + ByDate, every
+    day equal to the ground truth."""
+    from chalkola_pipelines.amazon.data_kiosk_queries import MAX_WINDOW_DAYS, query_windows
+
+    kiosk, defs, instance = loaded
+    last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=20)
+    first = last - dt.timedelta(days=94)
+    windows = query_windows(first, last)
+    assert [(b - a).days + 1 for a, b in windows] == [MAX_WINDOW_DAYS, 3]
+    result = kiosk.run(defs, instance, "JP", first, last)
+    assert result.success
+    assert len(result.asset_materializations_for_node("sp_sales_traffic")) == 95
+    asked = dict(
+        kiosk.query(
+            "select report_type, count(*) from raw_amazon.report_requests where source = 'data_kiosk' "
+            "and region = 'fe' and window_end::date <= %s group by 1",
+            (last + dt.timedelta(days=1),),
+        )
+    )
+    assert asked["salesAndTrafficByAsin"] == 1 and asked["salesAndTrafficByDate"] == 2, asked
+    assert asked["salesAndTrafficTrends"] >= 2, asked  # at least one per window
+    truth = kiosk.simulator.state.truth
+    for day in (first, windows[1][1], windows[0][0], last):  # both ends of both windows
+        got = kiosk.query(
+            "select child_asin, units_ordered, ordered_product_sales from raw_amazon.sp_sales_traffic_by_asin "
+            "where marketplace = 'JP' and report_date = %s",
+            (day,),
+        )
+        want = {(t.child_asin, t.units_ordered, t.ordered_sales) for t in truth.asin_days("JP", day)}
+        assert set(got) == want and want, day
+
+
 def test_without_brand_analytics_auto_falls_back_to_reports_once_and_paces_them(
     loaded, caplog: pytest.LogCaptureFixture
 ) -> None:

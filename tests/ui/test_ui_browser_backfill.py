@@ -217,7 +217,7 @@ def test_ui_backfill_of_two_marketplaces_completes_under_the_region_limit(
         tags = record.dagster_run.tags
         assert record.dagster_run.status == dg.DagsterRunStatus.SUCCESS, tags
         assert tags.get("amazon/region") == "na", f"a UI backfill run without its region tag: {tags}"
-        assert tags.get("amazon/api") == "sp_reports", tags
+        assert tags.get("amazon/api") == "sales_traffic", tags
     assert {r.dagster_run.tags["dagster/asset_partition_range_start"] for r in runs} == {
         f"{first}|{code}" for code in MARKETPLACES
     }
