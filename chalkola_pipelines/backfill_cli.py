@@ -86,6 +86,7 @@ def progress_json(progress: BackfillProgress) -> dict[str, Any]:
         "calls_left": progress.plan.calls(),
         "quota_bound_seconds": {k: round(v, 1) for k, v in progress.plan.bound_by_meter().items()},
         "binding_meter": progress.plan.binding_meter(),
+        "quota_bound_not_done_seconds": round(progress.not_done_plan.bound_seconds(), 1),
         "eta_seconds": {
             k: (round(v, 1) if v is not None else None) for k, v in progress.eta_seconds().items()
         },
@@ -111,11 +112,11 @@ def render(progress: BackfillProgress) -> Any:
     t = progress.totals()
     table.add_row("all", "", str(t.done), str(t.in_flight), str(t.failed), str(t.missing), str(t.unavailable),
                   f"{100 * t.done / t.wanted:.0f}" if t.wanted else "-", style="bold")  # fmt: skip
-    meters = Table(title="What is left, by quota meter")
+    meters = Table(title="Work not done (runs in flight counted from scratch), by quota meter")
     for column in ("meter", "calls", "quota bound"):
         meters.add_column(column, justify="left" if column == "meter" else "right")
-    bounds = progress.plan.bound_by_meter()
-    for name, calls in sorted(progress.plan.calls().items()):
+    bounds = progress.not_done_plan.bound_by_meter()
+    for name, calls in sorted(progress.not_done_plan.calls().items()):
         meters.add_row(name, str(calls), _duration(bounds.get(name, 0.0)))
     return Group(table, meters, progress.summary_line())
 

@@ -115,7 +115,11 @@ class BackfillProgress:
     missing_days: dict[tuple[str, str], list[dt.date]]  # to launch in this round (failed ones excluded)
     failed_days: dict[tuple[str, str], list[dt.date]]
     in_flight_runs: dict[str, int]  # region → history runs queued or running
-    plan: BackfillPlan
+    plan: BackfillPlan  # what is left to launch (missing and failed days)
+    #: the same with the days of runs in flight, planned as if not started: the quota bound of the work not
+    #: done (an in-flight Data Kiosk history run holds most of a region's calls; without it the ETA said minutes
+    #: while that run had an hour of createQuery calls to go)
+    not_done_plan: BackfillPlan
     partitions_per_hour: float | None = (
         None  # observed: partitions of history runs that succeeded in the last hour
     )
@@ -129,10 +133,11 @@ class BackfillProgress:
         return total
 
     def eta_seconds(self) -> dict[str, float | None]:
-        """Quota-bound ETA of what is left (not counting runs in flight) and the ETA at the observed rate."""
+        """Quota-bound ETA of the work not done (runs in flight counted from scratch: at most this much quota
+        time is left) and the ETA at the observed rate."""
         left = self.totals().missing + self.totals().in_flight
         observed = left / self.partitions_per_hour * 3600 if self.partitions_per_hour else None
-        return {"quota_bound": self.plan.bound_seconds(), "observed_rate": observed}
+        return {"quota_bound": self.not_done_plan.bound_seconds(), "observed_rate": observed}
 
     def summary_line(self) -> str:
         t = self.totals()
@@ -142,8 +147,8 @@ class BackfillProgress:
         return (
             f"round {self.round_no}: {t.done}/{t.wanted} partitions done, {t.in_flight} in flight, "
             f"{t.missing} missing ({t.failed} failed), {t.unavailable} unavailable at source; "
-            f"{len(self.plan.runs)} runs left, quota bound {_hours(eta['quota_bound'])} "
-            f"({self.plan.binding_meter() or 'none'}){observed}; {rate}"
+            f"{len(self.plan.runs)} runs left to launch, quota bound of the work not done "
+            f"{_hours(eta['quota_bound'])} ({self.not_done_plan.binding_meter() or 'none'}){observed}; {rate}"
         )
 
 
@@ -190,6 +195,7 @@ def backfill_progress(
     by_source: dict[tuple[str, str], SourceProgress] = {}
     missing: dict[tuple[str, str], list[dt.date]] = {}
     failed_out: dict[tuple[str, str], list[dt.date]] = {}
+    flying: dict[tuple[str, str], list[dt.date]] = {}  # not materialised, a run in flight has them
     for asset in SOURCES:
         materialized = instance.get_materialized_partitions(dg.AssetKey(asset))
         for mkt in marketplaces:
@@ -208,19 +214,26 @@ def backfill_progress(
                     progress.done += 1
                 elif day in in_flight_days[key]:
                     progress.in_flight += 1
+                    flying.setdefault(key, []).append(day)
                 elif day in failed_days[key]:
                     progress.failed += 1
                     failed_out.setdefault(key, []).append(day)
                 else:
                     missing.setdefault(key, []).append(day)
                 day += dt.timedelta(days=1)
-    plan = plan_backfill(
-        {**missing, **{k: missing.get(k, []) + d for k, d in failed_out.items()}},
-        marketplaces,
-        sales_traffic_path=st_path or sales_traffic_path(),
-        asins_per_marketplace=asins_per_marketplace,
-        unavailable={k: p.unavailable for k, p in by_source.items() if p.unavailable},
-    )
+    left = {**missing, **{k: missing.get(k, []) + d for k, d in failed_out.items()}}
+
+    def plan_of(days: Mapping[tuple[str, str], list[dt.date]]) -> BackfillPlan:
+        return plan_backfill(
+            days,
+            marketplaces,
+            sales_traffic_path=st_path or sales_traffic_path(),
+            asins_per_marketplace=asins_per_marketplace,
+            unavailable={k: p.unavailable for k, p in by_source.items() if p.unavailable},
+        )
+
+    plan = plan_of(left)
+    not_done = plan_of({k: left.get(k, []) + flying.get(k, []) for k in {*left, *flying}}) if flying else plan
     return BackfillProgress(
         round_no=round_no,
         by_source=by_source,
@@ -228,6 +241,7 @@ def backfill_progress(
         failed_days=failed_out,
         in_flight_runs=dict(in_flight_runs),
         plan=plan,
+        not_done_plan=not_done,
         partitions_per_hour=_observed_rate(instance, marketplaces, now),
     )
 

@@ -159,6 +159,10 @@ def test_history_sensor_loads_sales_traffic_as_region_runs() -> None:
             progress.by_source[("sp_sales_traffic", "CA")].in_flight
             == progress.by_source[("sp_sales_traffic", "CA")].wanted
         )
+        # nothing left to launch, but the ETA still counts the calls of the runs in flight
+        assert not progress.plan.runs and progress.plan.calls() == {}
+        assert progress.not_done_plan.calls()["data_kiosk createQuery (na)"] >= 3
+        assert "quota bound of the work not done" in progress.summary_line()
 
 
 # --------------------------------------------------------------------------------------------------
