@@ -66,7 +66,7 @@ SCHEMA_FILE = "analytics_salesAndTraffic_2024_04_24.graphql"
 DOMAIN = "analytics_salesAndTraffic_2024_04_24"
 #: createQuery: "A query must be at most 8000 characters after unnecessary whitespace is removed."
 MAX_QUERY_CHARS = 8000
-#: the longest date window of one set of Trends / ByDate queries: a Trends query of ~450 marketplace-ASIN
+#: the longest date window of one set of Trends queries: a Trends query of ~450 marketplace-ASIN
 #: pairs over 92 days is ~41k records, one document page (more pages mean a createQuery each); a longer range
 #: is cut into windows (:func:`query_windows`) that are all in flight together
 MAX_WINDOW_DAYS = 92

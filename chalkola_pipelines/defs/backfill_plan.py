@@ -5,8 +5,8 @@ backfill benchmark); pure functions, no Dagster, no database.
 Runs (each one Dagster run; ``MAX_DAYS_PER_RUN`` days at most):
 
 - ``sp_sales_traffic`` from Data Kiosk: one *region run* per block of consecutive missing days (the whole
-  history at once) and the region's marketplaces (they are loaded from the same queries): 1 ByAsin discovery,
-  then per ≤ 92-day window 1 ByDate + the Trends queries the query builder packs for the region's ASINs
+  history at once) and the region's marketplaces (they are loaded from the same queries): 1 ByAsin discovery
+  and 1 ByDate, then per ≤ 92-day window the Trends queries the query builder packs for the region's ASINs
   (``amazon/data_kiosk_queries``);
 - ``sp_sales_traffic`` from reports (no Brand Analytics role): one run per marketplace, one single-day report
   per day on the per-seller S&T meter (4 an hour, 96 a day, every region together);
@@ -261,8 +261,8 @@ def plan_backfill(
                 pairs = tuple(
                     (m.marketplace_id, counts.get(m.code, DEFAULT_ASINS_PER_MARKETPLACE)) for m in block
                 )
-                queries = 1 + sum(  # one discovery; per window its Trends and one ByDate
-                    1 + trends_queries_for(pairs, (b - a).days + 1) for a, b in query_windows(first, last)
+                queries = 2 + sum(  # one discovery and one ByDate; per window its Trends
+                    trends_queries_for(pairs, (b - a).days + 1) for a, b in query_windows(first, last)
                 )
                 add(PlannedRun(SP_SALES_TRAFFIC, block, first, last), [(data_kiosk_meter(region), queries)])
         _plan_orders(block, days_of, add)

@@ -4,13 +4,13 @@ For a run of one marketplace over local days first..last (amazon-facts §8.2):
 
 1. discovery: one ``salesAndTrafficByAsin(CHILD)`` query over the run's days for the region's configured
    marketplaces lists every child ASIN with activity; the ASINs the warehouse already knows are added, so an
-   ASIN that sold once is never missed;
+   ASIN that sold once is never missed. With it, one ``salesAndTrafficByDate(DAY)`` query gives the daily totals of every marketplace of the
+   region over the run's days;
 2. the days are cut into windows of ≤ ``MAX_WINDOW_DAYS`` (one document page per query; a history run of
    24 months has 8). Per window, ``salesAndTrafficTrends(CHILD, DAY)`` queries (≤ 30 ASINs per filter,
-   filters packed under 8,000 characters) give one record per child ASIN per day, and one
-   ``salesAndTrafficByDate(DAY)`` query the daily totals of every marketplace of the region. All of them are
-   in flight together (every window's Trends first, ByDate last), created as the createQuery bucket allows
-   while the finished ones are downloaded (``fetch_documents``);
+   filters packed under 8,000 characters) give one record per child ASIN per day. All of them are in flight
+   together, created as the createQuery bucket allows while the finished ones are downloaded
+   (``fetch_documents``);
 3. the run's marketplace-days are loaded from those documents into the same tables as the report path
    (``source = data_kiosk``, ``report_id`` = the query id of each row), one transaction per window.
 
@@ -110,7 +110,12 @@ def load_from_data_kiosk(
         outcomes = fetch_documents(context, units=units, client=client, ledger=ledger, landing=landing)
         return list(zip(units, outcomes, strict=True))
 
-    (discovery,) = fetch([sales_traffic_by_asin_query(first, last, ids)])
+    # discovery and the daily totals first, together: both are small (done in minutes) and ByDate needs no
+    # ASINs; one ByDate serves every window (days × marketplaces records, one page for years), so its
+    # download does not wait behind the Trends documents for a getDocument token at the end
+    discovery, (by_date_unit, by_date_outcome) = fetch(
+        [sales_traffic_by_asin_query(first, last, ids), sales_traffic_by_date_query(first, last, ids)]
+    )
     asins = known_child_asins(conn, [m.code for m in marketplaces])
     by_code = {m.marketplace_id: m.code for m in marketplaces}
     for record in _records(*discovery, ledger, unknown_fields):
@@ -120,24 +125,20 @@ def load_from_data_kiosk(
     wanted = {m.marketplace_id: sorted(asins[m.code]) for m in marketplaces}
     windows = query_windows(first, last)
     trends = [sales_traffic_trends_queries(a, b, wanted) for a, b in windows]
-    # every window's Trends first (Amazon's longest processing), newest window first; the small ByDate last
-    fetched = fetch(
-        [*chain.from_iterable(trends), *(sales_traffic_by_date_query(a, b, ids) for a, b in windows)]
-    )
+    fetched = fetch(list(chain.from_iterable(trends)))  # newest window first
     context.log.info(
-        f"sp_sales_traffic {md.describe()}: Data Kiosk {len(fetched) + 1} queries in {len(windows)} window(s) "
+        f"sp_sales_traffic {md.describe()}: Data Kiosk {len(fetched) + 2} queries in {len(windows)} window(s) "
         f"for {len(marketplaces)} marketplace(s) of {md.marketplace.region.upper()} "
         f"({sum(len(a) for a in wanted.values())} marketplace-ASIN pairs; discovery {discovery[1].report_id})"
     )
-    by_dates = fetched[-len(windows) :]
+    by_date_id = by_date_outcome.report_id
+    by_date = _by_date_of(md.marketplace, by_date_unit, by_date_outcome, ledger, unknown_fields)
     per_day: dict[dt.date, tuple[str, str, tuple[int, int] | None, Any]] = {}
     offset = 0
-    for (a, b), window_trends, (by_date_unit, by_date_outcome) in zip(windows, trends, by_dates, strict=True):
+    for (a, b), window_trends in zip(windows, trends, strict=True):
         trend_units = fetched[offset : offset + len(window_trends)]
         offset += len(window_trends)
-        by_date_id = by_date_outcome.report_id
         query_ids = ", ".join(o.report_id for _, o in [*trend_units, (by_date_unit, by_date_outcome)])
-        by_date = _by_date_of(md.marketplace, by_date_unit, by_date_outcome, ledger, unknown_fields)
         days = [day for day in md.days if a <= day <= b and by_date.get(day)]
         loaded = _replace_days(
             md.marketplace, days, by_date, trend_units, by_date_id, conn, ledger, unknown_fields
@@ -193,7 +194,7 @@ def load_from_data_kiosk(
             },
         )
     summary.units += len(md.days)
-    for unit, outcome in [discovery, *fetched]:
+    for unit, outcome in [discovery, (by_date_unit, by_date_outcome), *fetched]:
         if outcome.has_data:
             mark_loaded(ledger, unit, outcome, 0)
 

@@ -1,8 +1,9 @@
 """Sensors: the historical backfill (default stopped) and ``dbt build`` once raw loads settle.
 
 ``history_backfill_sensor`` fills the missing partitions of the last 24 months (``CHALKOLA_START_DATE``)
-with the runs ``defs/backfill_plan`` chooses (Data Kiosk region runs of ≤ 92 days for sales & traffic, ≤ 29
-order days = one report per region window, ≤ 31 Ads days = one report; newest first), keeping at most
+with the runs ``defs/backfill_plan`` chooses (one Data Kiosk region run for the history of sales & traffic, its
+≤ 92-day query windows in flight together; ≤ 29 order days = one report per region window, ≤ 31 Ads days = one
+report; newest first), keeping at most
 ``max_in_flight_per_region`` of its runs queued or running per Amazon region (the run queue's
 ``amazon/region`` tag limit decides how many run at once). Ads history is limited to the Ads API's 95-day
 retention (older days are *unavailable at source*). Each tick logs where the backfill stands

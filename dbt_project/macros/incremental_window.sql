@@ -75,6 +75,37 @@
 {%- endmacro %}
 
 
+{#- [(marketplace, first day, last day)]: the marketplace-days loaded since changed_since in the changed
+    sources, as runs of consecutive days (read once per call). A few range predicates per marketplace, which
+    the planner serves from the date index, where a row-wise `(date, marketplace) in (select … union …)` over
+    millions of staging rows became a plain SubPlan re-scanned per row (the first build after a 24-month
+    backfill ran for many minutes). -#}
+{% macro chalkola_changed_ranges(changed_sources, changed_since) -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set parts = [] -%}
+    {%- for source_relation in changed_sources -%}
+        {%- do parts.append("select distinct marketplace, date_day from " ~ source_relation
+            ~ " where loaded_at >= " ~ changed_since) -%}
+    {%- endfor -%}
+    {#- gaps-and-islands: consecutive days of a marketplace share day − row_number() -#}
+    {%- set result = run_query(
+        "select marketplace, min(date_day)::text, max(date_day)::text from ("
+        ~ " select marketplace, date_day, date_day - (row_number() over (partition by marketplace"
+        ~ " order by date_day))::int as island from (" ~ parts | join(" union ") ~ ") changed) days"
+        ~ " group by marketplace, island order by 1, 2") -%}
+    {%- set out = [] -%}
+    {%- for row in result.rows -%}
+        {%- if not modules.re.match('^[A-Z]{2}$', row[0] | string) -%}
+            {{ exceptions.raise_compiler_error("marketplace code " ~ row[0] ~ " in the staging data is not two letters") }}
+        {%- endif -%}
+        {%- do out.append((row[0], row[1], row[2])) -%}
+    {%- endfor -%}
+    {{ return(out) }}
+{%- endmacro %}
+
+
 {#- A WHERE predicate selecting the marketplace-days to (re)build from a staging relation. -#}
 {% macro in_build_window(changed_sources=[], date_column='date_day', marketplace_column='marketplace') -%}
     {%- if is_incremental() -%}
@@ -82,13 +113,9 @@
         (
             ({{ date_column }} between {{ bounds.min }} and {{ bounds.max }})
             {%- if not bounds.explicit and bounds.changed_since and changed_sources %}
-            or ({{ date_column }}, {{ marketplace_column }}) in (
-                {%- for source_relation in changed_sources %}
-                select date_day, marketplace from {{ source_relation }}
-                where loaded_at >= {{ bounds.changed_since }}
-                {%- if not loop.last %} union {% endif %}
-                {%- endfor %}
-            )
+            {%- for code, first_day, last_day in chalkola_changed_ranges(changed_sources, bounds.changed_since) %}
+            or ({{ marketplace_column }} = '{{ code }}' and {{ date_column }} between '{{ first_day }}'::date and '{{ last_day }}'::date)
+            {%- endfor %}
             {%- endif %}
         )
         {{ chalkola_marketplace_filter(marketplace_column) }}
