@@ -9,8 +9,8 @@ For a run of one marketplace over local days first..last (amazon-facts §8.2):
 2. the days are cut into windows of ≤ ``MAX_WINDOW_DAYS`` (one document page per query; a history run of
    24 months has 8). Per window, ``salesAndTrafficTrends(CHILD, DAY)`` queries (≤ 30 ASINs per filter,
    filters packed under 8,000 characters) give one record per child ASIN per day. All of them are in flight
-   together, created as the createQuery bucket allows while the finished ones are downloaded
-   (``fetch_documents``);
+   together, created largest first (Amazon's processing grows with the records) as the createQuery bucket
+   allows, while the finished ones are downloaded (``fetch_documents``);
 3. the run's marketplace-days are loaded from those documents into the same tables as the report path
    (``source = data_kiosk``, ``report_id`` = the query id of each row), one transaction per window.
 
@@ -125,7 +125,10 @@ def load_from_data_kiosk(
     wanted = {m.marketplace_id: sorted(asins[m.code]) for m in marketplaces}
     windows = query_windows(first, last)
     trends = [sales_traffic_trends_queries(a, b, wanted) for a, b in windows]
-    fetched = fetch(list(chain.from_iterable(trends)))  # newest window first
+    # largest first (days × marketplace-ASIN pairs: Amazon's processing grows with the records), so the longest
+    # processing starts first and the smallest queries take the last createQuery slots
+    fetched = fetch(sorted(chain.from_iterable(trends), key=lambda q: -_records_expected(q)))
+    fetched_by_text = {unit.job.text: (unit, outcome) for unit, outcome in fetched}
     context.log.info(
         f"sp_sales_traffic {md.describe()}: Data Kiosk {len(fetched) + 2} queries in {len(windows)} window(s) "
         f"for {len(marketplaces)} marketplace(s) of {md.marketplace.region.upper()} "
@@ -134,10 +137,8 @@ def load_from_data_kiosk(
     by_date_id = by_date_outcome.report_id
     by_date = _by_date_of(md.marketplace, by_date_unit, by_date_outcome, ledger, unknown_fields)
     per_day: dict[dt.date, tuple[str, str, tuple[int, int] | None, Any]] = {}
-    offset = 0
     for (a, b), window_trends in zip(windows, trends, strict=True):
-        trend_units = fetched[offset : offset + len(window_trends)]
-        offset += len(window_trends)
+        trend_units = [fetched_by_text[q.text] for q in window_trends]
         query_ids = ", ".join(o.report_id for _, o in [*trend_units, (by_date_unit, by_date_outcome)])
         days = [day for day in md.days if a <= day <= b and by_date.get(day)]
         loaded = _replace_days(
@@ -197,6 +198,11 @@ def load_from_data_kiosk(
     for unit, outcome in [discovery, (by_date_unit, by_date_outcome), *fetched]:
         if outcome.has_data:
             mark_loaded(ledger, unit, outcome, 0)
+
+
+def _records_expected(query: Any) -> int:
+    """At most this many Trends records: one per marketplace-ASIN pair and day."""
+    return ((query.end_date - query.start_date).days + 1) * query.asin_count
 
 
 def _check_single_page(unit: Unit, outcome: ReportOutcome) -> None:
