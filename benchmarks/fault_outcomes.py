@@ -19,7 +19,7 @@ from nightly import TERMINAL, _suppress, sales_traffic_day
 
 MARKETPLACES = ("US", "DE", "JP")  # one per region: na, eu, fe
 ASSETS = ("sp_sales_traffic", "sp_orders", "ads_sp_advertised_product")
-POOLS = ("amazon_sp_reports", "amazon_ads_reporting")
+POOLS = ("amazon_sales_traffic", "amazon_sp_reports", "amazon_ads_reporting")  # the raw assets' pools
 
 
 def wait_runs(instance: Any, run_ids: Sequence[str], timeout: float) -> list[Any]:
