@@ -114,6 +114,11 @@ class DataKioskQuery:
             f"[{','.join(self.marketplace_ids)}]{pairs}"
         )
 
+    @property
+    def max_records(self) -> int:
+        """At most this many Trends records: one per marketplace-ASIN pair and day (0 for other kinds)."""
+        return ((self.end_date - self.start_date).days + 1) * self.asin_count
+
     def next_page(self, token: str) -> DataKioskQuery:
         """The same query for the page after this one (``pagination.nextToken``)."""
         return DataKioskQuery(

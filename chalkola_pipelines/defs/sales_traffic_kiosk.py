@@ -4,8 +4,8 @@ For a run of one marketplace over local days first..last (amazon-facts §8.2):
 
 1. discovery: one ``salesAndTrafficByAsin(CHILD)`` query over the run's days for the region's configured
    marketplaces lists every child ASIN with activity; the ASINs the warehouse already knows are added, so an
-   ASIN that sold once is never missed. With it, one ``salesAndTrafficByDate(DAY)`` query gives the daily totals of every marketplace of the
-   region over the run's days;
+   ASIN that sold once is never missed. With it, one ``salesAndTrafficByDate(DAY)`` query gives the daily
+   totals of every marketplace of the region over the run's days;
 2. the days are cut into windows of ≤ ``MAX_WINDOW_DAYS`` (one document page per query; a history run of
    24 months has 8). Per window, ``salesAndTrafficTrends(CHILD, DAY)`` queries (≤ 30 ASINs per filter,
    filters packed under 8,000 characters) give one record per child ASIN per day. All of them are in flight
@@ -91,7 +91,7 @@ def load_from_data_kiosk(
     summary: RunSummary,
     unknown_fields: Counter[str],
 ) -> Iterator[dg.AssetMaterialization]:
-    """Discovery → Trends + ByDate → one transaction per marketplace-day (see the module docstring)."""
+    """Discovery + ByDate → the Trends of every window → one transaction per window (module docstring)."""
     from chalkola_pipelines.amazon.data_kiosk_queries import (
         query_windows,
         sales_traffic_by_asin_query,
@@ -127,7 +127,7 @@ def load_from_data_kiosk(
     trends = [sales_traffic_trends_queries(a, b, wanted) for a, b in windows]
     # largest first (days × marketplace-ASIN pairs: Amazon's processing grows with the records), so the longest
     # processing starts first and the smallest queries take the last createQuery slots
-    fetched = fetch(sorted(chain.from_iterable(trends), key=lambda q: -_records_expected(q)))
+    fetched = fetch(sorted(chain.from_iterable(trends), key=lambda q: -q.max_records))
     fetched_by_text = {unit.job.text: (unit, outcome) for unit, outcome in fetched}
     context.log.info(
         f"sp_sales_traffic {md.describe()}: Data Kiosk {len(fetched) + 2} queries in {len(windows)} window(s) "
@@ -198,11 +198,6 @@ def load_from_data_kiosk(
     for unit, outcome in [discovery, (by_date_unit, by_date_outcome), *fetched]:
         if outcome.has_data:
             mark_loaded(ledger, unit, outcome, 0)
-
-
-def _records_expected(query: Any) -> int:
-    """At most this many Trends records: one per marketplace-ASIN pair and day."""
-    return ((query.end_date - query.start_date).days + 1) * query.asin_count
 
 
 def _check_single_page(unit: Unit, outcome: ReportOutcome) -> None:

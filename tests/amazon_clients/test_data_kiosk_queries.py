@@ -146,6 +146,7 @@ def test_more_than_30_asins_are_split_into_filters_of_30():
     sent = [v.value for flt in filters for v in {f.name.value: f.value for f in flt.fields}["asins"].values]
     assert sent == wanted
     assert query.asin_count == 65
+    assert query.max_records == 31 * 65  # 2026-01-01..31, one record per pair and day at most
 
 
 def test_1000_asins_in_11_marketplaces_fit_8000_characters_each():
