@@ -48,6 +48,7 @@ from nightly import (  # noqa: E402
     _empty_database,
     _suppress,
     check_truth,
+    critical_path_seconds,
     pipeline_env,
     quota_bound,
     run_phases,
@@ -127,6 +128,51 @@ def region_bound(stats: Any, state: Any, regions: Sequence[str]) -> dict[str, An
     }
 
 
+def data_kiosk_timeline(state: Any, regions: Sequence[str], t0: float) -> dict[str, Any]:
+    """Where a region's Data Kiosk time went, in simulated seconds from ``t0`` (the first run's creation):
+    discovery done, the Trends creates (first, last), their processing (min / median / max), the last query
+    done, and the critical path those very creates allow (``nightly.critical_path_seconds`` from the
+    discovery's actual end): last-done minus it is what the create order and pacing lost."""
+    import statistics
+
+    from chalkola_pipelines.amazon.usage_plans import usage_plan
+
+    out: dict[str, Any] = {}
+    for region in regions:
+        queries = sorted(
+            (q for q in state.data_kiosk.queries.values() if q.region == region), key=lambda q: q.created_sim
+        )
+        trends = [q for q in queries if q.parsed.field == "salesAndTrafficTrends"]
+        discovery = [q for q in queries if q.parsed.field == "salesAndTrafficByAsin"]
+        if not trends:
+            continue
+
+        def done(q: Any) -> float:
+            return q.created_sim + q.queue_seconds + q.processing_seconds - t0
+
+        lat = [q.queue_seconds + q.processing_seconds for q in trends]
+        ready = min(done(q) for q in discovery) if discovery else 0.0
+        out[region] = {
+            "queries": len(queries),
+            "trends": len(trends),
+            "discovery_done": round(ready),
+            "trends_created_first_last": [
+                round(trends[0].created_sim - t0),
+                round(trends[-1].created_sim - t0),
+            ],
+            "trends_latency_min_median_max": [
+                round(min(lat)),
+                round(statistics.median(lat)),
+                round(max(lat)),
+            ],
+            "last_trends_done": round(max(done(q) for q in trends)),
+            "critical_path_from_discovery_done": round(
+                critical_path_seconds(ready, lat, usage_plan("sp", "createQuery"))
+            ),
+        }
+    return out
+
+
 def run_backfill(
     args: argparse.Namespace, server_url: str, work: Path, marketplaces: Sequence[Any]
 ) -> dict[str, Any]:
@@ -170,7 +216,7 @@ def run_backfill(
             )  # fmt: skip
             if started.returncode != 0:
                 raise RuntimeError(f"dagster sensor start failed: {started.stderr[-1500:]}")
-            sim0 = sim.state.clock.elapsed()
+            sim0, sim0_real = sim.state.clock.elapsed(), time.time()
             daemon, daemon_log = start_daemon(env, instance, work / "daemon.log", wait_for_code=True)
             sampler = TreeSampler(daemon.pid)
             log("daemon up, sensor on; waiting for the backfill")
@@ -215,6 +261,7 @@ def run_backfill(
             snapshot = stats.snapshot()
             regions = sorted({m.region for m in marketplaces})
             bound = region_bound(stats, sim.state, regions)
+            timeline = data_kiosk_timeline(sim.state, regions, sim0 + (created - sim0_real) * scale)
             os.killpg(daemon.pid, signal.SIGTERM)
             daemon_cpu = wait_rusage(daemon, 60)
             daemon_log.close()
@@ -277,6 +324,7 @@ def run_backfill(
         "simulated_seconds_polled": round(polled_sim, 1),
         "real_wall_seconds": round(real, 1),
         "quota_bound": bound,
+        "data_kiosk_timeline": timeline,
         "bound_seconds": bound["bound_seconds"],
         "ratio_to_bound": round(ratio, 3) if ratio else None,
         "binding_bucket_utilisation": util,

@@ -44,7 +44,7 @@ from chalkola_pipelines.defs.jobs import (
     SP_SALES_TRAFFIC,
 )
 from chalkola_pipelines.defs.order_windows import region_windows
-from chalkola_pipelines.marketplaces import Marketplace
+from chalkola_pipelines.marketplaces import Marketplace, all_marketplaces
 
 SOURCES = (SP_SALES_TRAFFIC, SP_ORDERS, ADS_SP_ADVERTISED_PRODUCT)
 ADS_RETENTION_DAYS = 95
@@ -169,19 +169,39 @@ def wanted_window(
     return (oldest, newest) if oldest <= newest else None
 
 
+#: How much older than "two years ago" the oldest day a backfill asks for must be: the backfill runs for hours
+#: and asks for its oldest days last (newest first), and an order report window older than two years when Amazon
+#: takes it up is CANCELLED (amazon-facts §5) — a day closer to the edge is unavailable at source.
+HISTORY_MARGIN = dt.timedelta(days=1)
+
+
 def oldest_available_day(source: str, marketplace: Marketplace, now: dt.datetime) -> dt.date | None:
     """The oldest local day Amazon still serves for ``source`` (None: no limit inside the partitions)."""
     local_today = now.astimezone(marketplace.tz).date()
     if source == ADS_SP_ADVERTISED_PRODUCT:
         return local_today - dt.timedelta(days=ADS_RETENTION_DAYS)
-    if source in (SP_SALES_TRAFFIC, SP_ORDERS):  # two years (a day of margin for the time zones)
-        utc_today = now.astimezone(dt.UTC).date()
-        try:
-            two_years = utc_today.replace(year=utc_today.year - 2)
-        except ValueError:  # 29 February
-            two_years = utc_today.replace(year=utc_today.year - 2, day=28)
-        return two_years + dt.timedelta(days=1)
+    if source in (SP_SALES_TRAFFIC, SP_ORDERS):
+        return oldest_served_day(marketplace, now + HISTORY_MARGIN)
     return None
+
+
+def oldest_served_day(marketplace: Marketplace, now: dt.datetime) -> dt.date:
+    """The oldest local day of ``marketplace`` whose sales & traffic and orders Amazon serves at ``now``: its
+    region's order report window (which starts at the local midnight of the region's easternmost marketplace)
+    must start within two years of ``now`` (the Data Kiosk startDate rule, by UTC date, is no stricter)."""
+    utc = now.astimezone(dt.UTC)
+    try:
+        cutoff = utc.replace(year=utc.year - 2)
+    except ValueError:  # 29 February
+        cutoff = utc.replace(year=utc.year - 2, day=28)
+    offset = max(
+        cutoff.astimezone(m.tz).utcoffset() or dt.timedelta()
+        for m in all_marketplaces()
+        if m.region == marketplace.region
+    )
+    edge = cutoff + offset  # the wall-clock time at the easternmost marketplace when the cutoff passes
+    day = edge.date()
+    return day if edge.time() == dt.time() else day + dt.timedelta(days=1)
 
 
 def missing_ranges(days: Iterable[dt.date], max_days: int) -> list[tuple[dt.date, dt.date]]:

@@ -7,7 +7,8 @@ already confirmed; otherwise the unit's partitions FAIL (nothing is changed, the
 stays CANCELLED and is never reused) so that the next run — the nightly refresh, a re-execution, the next
 backfill — requests a new report for the window:
 
-- older than two years (``AMAZON_KEEPS_DAYS``): kept — Amazon has nothing to give;
+- older than Amazon serves (``backfill_plan.oldest_available_day``: two years, with the backfill's margin):
+  kept — Amazon has nothing to give;
 - a day ≤ ``RECENT_DAYS`` old: kept with a WARN — Amazon may not have completed it yet, and the nightly
   refresh asks again anyway;
 - Amazon already answered CANCELLED to an earlier report for the same request: kept (asked twice, the answer
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from chalkola_pipelines.defs.empty_day_checks import AMAZON_KEEPS_DAYS, RECENT_DAYS
+from chalkola_pipelines.defs.empty_day_checks import RECENT_DAYS, beyond_amazon_history
 from chalkola_pipelines.warehouse.ledger import request_key
 from chalkola_pipelines.warehouse.partition_queries import RowsPerDay
 
@@ -72,8 +73,9 @@ class CancelledPolicy:
         on the next run), or None (kept as empty partitions)."""
         days = sorted(unit.days.days)
         code = unit.days.marketplace.code
-        ages = [(self.today - day).days for day in days]
-        if min(ages) > AMAZON_KEEPS_DAYS or min(ages) <= RECENT_DAYS:
+        if beyond_amazon_history(unit.days.marketplace, days[-1], self.today) or (
+            (self.today - days[-1]).days <= RECENT_DAYS
+        ):
             return None  # too old to have data / too young to judge: kept (the check and the refresh see it)
         request = unit.request
         mine = request_key(scope=request.scope, **request.ident())

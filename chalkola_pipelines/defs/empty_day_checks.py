@@ -21,8 +21,17 @@ from chalkola_pipelines.marketplaces import Marketplace
 from chalkola_pipelines.warehouse.partition_queries import RowsPerDay
 
 EMPTY_DAYS_PLAUSIBLE = "empty_days_are_plausible"
-AMAZON_KEEPS_DAYS = 730  # two years
 RECENT_DAYS = 3  # a day this young may simply not be complete at Amazon yet
+
+
+def beyond_amazon_history(marketplace: Marketplace, day: dt.date, today: dt.date) -> bool:
+    """Whether ``day`` is older than Amazon serves sales & traffic and orders on local ``today`` (the backfill
+    planner's rule, ``backfill_plan.oldest_available_day``, taken at local noon): no data there is plausible."""
+    from chalkola_pipelines.defs.backfill_plan import SP_ORDERS, oldest_available_day
+
+    noon = dt.datetime.combine(today, dt.time(12), tzinfo=marketplace.tz)
+    oldest = oldest_available_day(SP_ORDERS, marketplace, noon)
+    return oldest is not None and day < oldest
 
 
 def empty_days_spec(asset: str) -> dg.AssetCheckSpec:
@@ -53,7 +62,7 @@ def empty_days_plausible(
     other = corroborating[1](conn, marketplace.code, sorted(set(empty))) if corroborating and empty else {}
     for day in sorted(set(empty)):
         age = (today - day).days
-        if age > AMAZON_KEEPS_DAYS:
+        if beyond_amazon_history(marketplace, day, today):
             continue
         if age <= RECENT_DAYS:
             suspicious[day.isoformat()] = f"only {age} day(s) old: Amazon may not have completed it yet"

@@ -9,12 +9,14 @@ import pytest
 from chalkola_pipelines.amazon.data_kiosk_queries import query_windows
 from chalkola_pipelines.defs.backfill_plan import (
     DATA_KIOSK,
+    HISTORY_MARGIN,
     REPORTS,
     SOURCES,
     Meter,
     choose_runs,
     data_kiosk_meter,
     missing_ranges,
+    oldest_available_day,
     plan_backfill,
     region_blocks,
     reports_meter,
@@ -22,7 +24,7 @@ from chalkola_pipelines.defs.backfill_plan import (
     trends_queries_for,
     wanted_window,
 )
-from chalkola_pipelines.marketplaces import get_marketplace, parse_marketplace_codes
+from chalkola_pipelines.marketplaces import all_marketplaces, get_marketplace, parse_marketplace_codes
 
 D = dt.date
 NOW = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
@@ -64,11 +66,34 @@ def test_history_stops_where_amazon_stops_serving() -> None:
         D(2026, 8, 20),
         D(2026, 11, 22),
     )
+    # two years back, less a day of margin (the backfill's own hours), and the region's report window starts
+    # at its easternmost marketplace's midnight (BR, UTC-3: 2024-11-24 03:00Z < 2024-11-24 12:00Z)
     assert wanted_window("sp_sales_traffic", us, now, D(2024, 11, 1), D(2026, 11, 23)) == (
-        D(2024, 11, 24),
+        D(2024, 11, 25),
         D(2026, 11, 21),
     )
-    assert wanted_window("sp_orders", us, now, D(2024, 11, 1), D(2026, 11, 23))[0] == D(2024, 11, 24)
+    assert wanted_window("sp_orders", us, now, D(2024, 11, 1), D(2026, 11, 23))[0] == D(2024, 11, 25)
+
+
+def test_the_oldest_day_is_never_cancelled_while_the_backfill_runs() -> None:
+    """Measured: a 24-month backfill started at 13:32Z asked for AU/JP from 2024-12-04 (the old rule, UTC
+    today − 2 years + 1 day); the FE window starts at AU midnight, 2024-12-03T13:00Z, already older than
+    two years: Amazon CANCELLED it. Every planned day's report window must start after "two years ago" for
+    the next day (HISTORY_MARGIN), whatever the marketplace's time zone."""
+    now = dt.datetime(2026, 12, 3, 13, 32, tzinfo=dt.UTC)
+    for code in ("US", "UK", "AE", "AU", "JP"):
+        mkt = get_marketplace(code)
+        oldest = oldest_available_day("sp_orders", mkt, now)
+        assert oldest is not None
+        region = [m for m in all_marketplaces() if m.region == mkt.region]
+        window_start = min(m.local_day_window_utc(oldest)[0] for m in region)
+        assert window_start >= now + HISTORY_MARGIN - dt.timedelta(days=730), code
+        # and no more than one day is given up beyond that
+        before = oldest - dt.timedelta(days=1)
+        assert min(m.local_day_window_utc(before)[0] for m in region) < now + HISTORY_MARGIN - dt.timedelta(
+            days=730
+        )
+    assert oldest_available_day("sp_orders", get_marketplace("AU"), now) == D(2024, 12, 6)
 
 
 def test_region_blocks_follow_the_partitions_order() -> None:
